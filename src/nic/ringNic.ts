@@ -1,0 +1,158 @@
+// ringNic: the driver half of a NIC with descriptor rings, shared by the TAP
+// device and the memory link — what igb or ixgbe do in Linux:
+//   irq()       the hard interrupt handler: count it, schedule NAPI, nothing else
+//               (the hardware masked the interrupt as it raised it);
+//   poll()      NAPI poll: take up to `budget` frames off the RX ring, copy each
+//               into a PacketBuffer, give the slot back, pass the buffer up;
+//               under budget, complete NAPI and unmask — then look once more,
+//               so a frame that landed meanwhile is not stranded;
+//   startXmit() copy a frame into the TX ring;
+//   kick()      ring the TX doorbell once per batch (hardware-specific).
+
+import type { BufferPool } from '../core/packetBuffer.js';
+import type { PacketBuffer } from '../core/packetBuffer.js';
+import type { Runtime } from '../core/runtime.js';
+import { NapiStruct, type Softnet } from '../core/softnet.js';
+import type { NetDevice, NetDriver } from './device.js';
+import type { Ring } from './ring.js';
+
+/** What the stack lends a driver. */
+export interface NicContext {
+  rt: Runtime;
+  softnet: Softnet;
+  pool: BufferPool;
+}
+
+export type DriverFactory = (dev: NetDevice, ctx: NicContext) => NetDriver;
+
+/** Headroom of receive buffers (NET_SKB_PAD): lets a reply reuse a received buffer's front. */
+export const RX_HEADROOM = 64;
+
+export abstract class RingNic implements NetDriver {
+  readonly napi: NapiStruct;
+  private kickPending = false;
+  protected closed = false;
+
+  constructor(
+    readonly dev: NetDevice,
+    readonly rx: Ring,
+    readonly tx: Ring,
+    protected readonly ctx: NicContext,
+  ) {
+    this.napi = new NapiStruct(dev.name, (budget) => this.poll(budget));
+  }
+
+  /** Hands the TX ring's new descriptors to the hardware. */
+  protected abstract hwKick(): void;
+  protected abstract hwClose(): void;
+
+  /** The hard IRQ handler. */
+  readonly irq = (): void => {
+    if (this.closed) return;
+    this.dev.stats.interrupts++;
+    this.ctx.softnet.napiSchedule(this.napi);
+  };
+
+  poll(budget: number): number {
+    const { rx, dev } = this;
+    const stats = dev.stats;
+    stats.napi_polls++;
+    let work = 0;
+    while (work < budget && rx.ready > 0) {
+      const i = rx.cons;
+      const len = rx.frameLength(i);
+      const off = rx.slotOffset(i);
+      const pb = this.ctx.pool.alloc(len, RX_HEADROOM);
+      pb.buf.set(rx.bytes.subarray(off, off + len), pb.head);
+      pb.put(len);
+      rx.release(1); // the slot is the NIC's again ("refill")
+      pb.ifindex = dev.ifindex;
+      stats.rx_packets++;
+      stats.rx_bytes += len;
+      work++;
+      this.deliver(pb);
+    }
+    stats.rx_fifo_errors = rx.fifoErrors;
+    stats.rx_length_errors = rx.lengthErrors;
+    if (work < budget) {
+      this.ctx.softnet.napiComplete(this.napi);
+      if (rx.enableIrq()) this.ctx.softnet.napiSchedule(this.napi);
+    }
+    return work;
+  }
+
+  /** Passes a received frame up; the fault injector of the TAP wraps this. */
+  protected deliver(pb: PacketBuffer): void {
+    this.dev.receive(pb);
+  }
+
+  startXmit(pb: PacketBuffer): boolean {
+    if (this.closed) {
+      this.dev.stats.tx_dropped++;
+      pb.free();
+      return true;
+    }
+    const { tx, dev } = this;
+    if (tx.free === 0) {
+      dev.stats.tx_busy++;
+      this.requestKick();
+      return false;
+    }
+    if (!tx.produce(pb.buf, pb.head, pb.len)) {
+      dev.stats.tx_errors++;
+      pb.free();
+      return true;
+    }
+    dev.stats.tx_packets++;
+    dev.stats.tx_bytes += pb.len;
+    pb.free();
+    this.requestKick();
+    return true;
+  }
+
+  /** Rings the doorbell once, after the current batch of work (xmit_more). */
+  private requestKick(): void {
+    if (this.kickPending) return;
+    this.kickPending = true;
+    this.ctx.rt.soon(this.kickNow);
+  }
+
+  private readonly kickNow = (): void => {
+    this.kickPending = false;
+    this.kick();
+  };
+
+  kick(): void {
+    if (this.closed || this.tx.ready === 0) return;
+    this.dev.stats.tx_doorbells++;
+    this.hwKick();
+  }
+
+  /** Called by the hardware side when TX descriptors completed: frames waiting in the qdisc may go. */
+  protected txCompleted(): void {
+    if (this.dev.qdisc.length > 0) qdiscRun(this.dev);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hwClose();
+  }
+}
+
+/**
+ * qdisc_run: moves frames from the device's queue into its driver until the
+ * queue is empty or the TX ring is full (the frame then stays queued, and the
+ * driver calls again when descriptors complete).
+ */
+export function qdiscRun(dev: NetDevice): void {
+  const driver = dev.driver;
+  if (!driver) return;
+  for (let pb = dev.qdisc.peek(); pb; pb = dev.qdisc.peek()) {
+    if (!driver.startXmit(pb)) {
+      dev.qdisc.stats.requeues++;
+      return;
+    }
+    dev.qdisc.dequeue();
+  }
+}
