@@ -17,7 +17,9 @@ export function sumWords(buf: Uint8Array, off: number, len: number, acc = 0): nu
     // Fold every 32 Ki words: the sum stays below 2^31 + a carry.
     const stop = Math.min(end, i + 65536);
     for (; i < stop; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-    sum = (sum & 0xffff) + (sum >>> 16);
+    // Not `sum >>> 16`: that truncates to 32 bits first and would drop the
+    // carries of a caller's accumulator of 2^32 or more.
+    sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   }
   if (len & 1) sum += buf[off + len - 1]! << 8;
   return sum;
