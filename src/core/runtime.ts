@@ -32,8 +32,6 @@ export interface Runtime {
    * to ring a TX doorbell once per batch (xmit_more). Real runtime: a microtask.
    */
   soon(cb: () => void): void;
-  /** Tells the runtime the timer wheel changed, so it can re-arm its one real timer. */
-  timersChanged(): void;
 }
 
 /** mulberry32: a small, fast, seeded generator — deterministic tests, not secrets. */
@@ -89,7 +87,6 @@ export class VirtualRuntime implements Runtime {
   soon(cb: () => void): void {
     this.queue.push(cb);
   }
-  timersChanged(): void {}
 
   /** Drains deferred work at the current time. Bounded so a livelock fails loudly. */
   run(maxSteps = 10_000_000): void {

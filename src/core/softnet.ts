@@ -37,6 +37,8 @@ export class NapiStruct {
 
 export interface SoftnetOptions {
   budget?: number;
+  /** dev_weight: the poll weight given to each device's NAPI. */
+  weight?: number;
   budgetMs?: number;
   maxBacklog?: number;
 }
@@ -45,6 +47,7 @@ export class Softnet {
   readonly stats = new SoftnetStats();
   readonly budget: number;
   readonly budgetMs: number;
+  readonly weight: number;
   maxBacklog: number;
   private pollList: NapiStruct[] = [];
   private softirqPending = false;
@@ -62,8 +65,9 @@ export class Softnet {
   ) {
     this.budget = opts.budget ?? NETDEV_BUDGET;
     this.budgetMs = opts.budgetMs ?? NETDEV_BUDGET_MS;
+    this.weight = opts.weight ?? NAPI_POLL_WEIGHT;
     this.maxBacklog = opts.maxBacklog ?? NETDEV_MAX_BACKLOG;
-    this.backlogNapi = new NapiStruct('backlog', (budget) => this.processBacklog(budget));
+    this.backlogNapi = new NapiStruct('backlog', (budget) => this.processBacklog(budget), this.weight);
   }
 
   /** napi_schedule: called from a hard IRQ; idempotent while scheduled. */

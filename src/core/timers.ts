@@ -33,6 +33,13 @@ export class TimerWheel {
   private heads: Array<Timer | null> = new Array<Timer | null>(SLOTS).fill(null);
   private nextTick: number;
   private count = 0;
+  /**
+   * Told when a timer is armed earlier than any deadline announced since the
+   * last run: the real runtime re-arms its one OS timer then (and only then),
+   * so arming costs no scan of the wheel.
+   */
+  onSooner: ((expires: number) => void) | null = null;
+  private announced = Infinity;
 
   constructor(now: number) {
     this.nextTick = Math.floor(now / TICK_MS);
@@ -55,6 +62,10 @@ export class TimerWheel {
     this.heads[slot] = t;
     t.slot = slot;
     this.count++;
+    if (expires < this.announced) {
+      this.announced = expires;
+      this.onSooner?.(expires);
+    }
   }
 
   /** del_timer: a no-op if `t` is not pending. */
@@ -79,6 +90,7 @@ export class TimerWheel {
     const span = Math.min(lastTick - this.nextTick + 1, SLOTS);
     const first = this.nextTick;
     this.nextTick = lastTick + 1;
+    this.announced = Infinity;
     for (let i = 0; i < span && this.count > 0; i++) {
       const slot = (first + i) & MASK;
       // Fire one due timer at a time and rescan: a callback may cancel or

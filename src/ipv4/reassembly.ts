@@ -99,7 +99,6 @@ export class IpReassembly {
       q = new FragQueue(key, this.net.now(), (x) => this.expire(x));
       this.queues.set(key, q);
       this.net.rt.timers.arm(q.timer, this.net.now() + this.params.timeoutMs);
-      this.net.rt.timersChanged();
     }
 
     if (hlen + end > IP_MAXPACKET) return this.kill(q, pb, 'ip-frag-too-far');

@@ -228,7 +228,6 @@ export class NeighbourTable {
     const timers = this.net.rt.timers;
     if (timerAt > 0) timers.arm(n.timer, timerAt);
     else timers.cancel(n.timer);
-    this.net.rt.timersChanged();
   }
 
   private create(ip: Ipv4Addr, dev: NetDevice): Neighbour | null {
@@ -238,7 +237,6 @@ export class NeighbourTable {
     this.entries.set(NeighbourTable.key(ip, dev), n);
     if (!this.gcTimer.pending) {
       this.net.rt.timers.arm(this.gcTimer, this.net.now() + this.params.gcStaleMs / 2);
-      this.net.rt.timersChanged();
     }
     return n;
   }
@@ -309,7 +307,6 @@ export class NeighbourTable {
     }
     if (this.entries.size > 0) {
       this.net.rt.timers.arm(this.gcTimer, now + this.params.gcStaleMs / 2);
-      this.net.rt.timersChanged();
     }
   }
 

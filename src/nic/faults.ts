@@ -116,7 +116,6 @@ export class FaultInjector {
     while (i > 0 && this.pending[i - 1]!.at > at) i--;
     this.pending.splice(i, 0, p);
     this.rt.timers.arm(this.timer, this.pending[0]!.at);
-    this.rt.timersChanged();
   }
 
   private release(now: number): void {
@@ -126,7 +125,6 @@ export class FaultInjector {
     for (const p of due) this.deliver(p.frame);
     if (this.pending.length > 0) {
       this.rt.timers.arm(this.timer, this.pending[0]!.at);
-      this.rt.timersChanged();
     }
   }
 

@@ -39,7 +39,7 @@ export abstract class RingNic implements NetDriver {
     readonly tx: Ring,
     protected readonly ctx: NicContext,
   ) {
-    this.napi = new NapiStruct(dev.name, (budget) => this.poll(budget));
+    this.napi = new NapiStruct(dev.name, (budget) => this.poll(budget), ctx.softnet.weight);
   }
 
   /** Hands the TX ring's new descriptors to the hardware. */

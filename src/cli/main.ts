@@ -1,0 +1,72 @@
+// main: the `ustack` command. Subcommands:
+//   up      bring the stack up on a TAP device (see `ustack up --help`)
+//   stats   print a running instance's counters and tables
+
+import { parseArgs } from 'node:util';
+import { parseUpArgs, UP_HELP, UsageError } from './args.js';
+import { queryControl } from './control.js';
+import { REPORT_VIEWS, type ReportView } from './report.js';
+import { runUp } from './up.js';
+
+const HELP = `Usage: ustack <command> [options]
+
+A userspace TCP/IP stack on a Linux TAP device.
+
+Commands:
+  up       create a TAP device and run the stack on it (ustack up --help)
+  stats    show a running stack's counters: ustack stats [VIEW] [--name NAME]
+           VIEW is one of ${REPORT_VIEWS.join(', ')} (default: all);
+           NAME is the instance's namespace (default: ustack)
+  help     this text
+`;
+
+async function stats(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const view = (positionals[0] ?? 'all') as ReportView;
+  if (positionals.length > 1 || !REPORT_VIEWS.includes(view)) throw new UsageError(`stats: the view must be one of ${REPORT_VIEWS.join(', ')}`);
+  process.stdout.write(await queryControl(values.name ?? 'ustack', view));
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'up': {
+        const cfg = parseUpArgs(rest);
+        if (cfg === 'help') {
+          process.stdout.write(UP_HELP);
+          return 0;
+        }
+        return await runUp(cfg);
+      }
+      case 'stats':
+        return await stats(rest);
+      case undefined:
+      case 'help':
+      case '-h':
+      case '--help':
+        process.stdout.write(HELP);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${cmd}' (try: ustack help)`);
+    }
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof UsageError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`ustack: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`ustack: ${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,70 @@
+// report: the stack's state as text, in the shapes Linux tools print it —
+// `ip -s link`, `ethtool -S`, `nstat`, /proc/net/softnet_stat, `ip neigh`,
+// `ip route`, dropwatch. Used by the control socket and at shutdown.
+
+import { counterRows, nonZeroRows } from '../core/counters.js';
+import type { NetDevice } from '../nic/device.js';
+import type { Stack } from '../stack.js';
+import { macToString } from '../wire/address.js';
+
+export type ReportView = 'all' | 'link' | 'nic' | 'snmp' | 'softnet' | 'neigh' | 'route' | 'drops';
+export const REPORT_VIEWS: ReportView[] = ['all', 'link', 'nic', 'snmp', 'softnet', 'neigh', 'route', 'drops'];
+
+function pad(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** One device as `ip -s link show DEV` prints it. */
+export function linkReport(dev: NetDevice): string {
+  const s = dev.stats;
+  const flags = [dev.flags & 0x8 ? 'LOOPBACK' : 'BROADCAST', dev.up ? 'UP' : 'DOWN'].join(',');
+  return [
+    `${dev.ifindex}: ${dev.name}: <${flags}> mtu ${dev.mtu} qlen ${dev.qdisc.limit}`,
+    `    link/${dev.flags & 0x8 ? 'loopback' : 'ether'} ${macToString(dev.mac)}`,
+    pad([
+      ['    RX:', 'bytes', 'packets', 'errors', 'dropped', 'missed', 'mcast'],
+      ['', `${s.rx_bytes}`, `${s.rx_packets}`, `${s.rx_errors}`, `${s.rx_dropped}`, `${s.rx_missed_errors + s.rx_fifo_errors}`, `${s.multicast}`],
+      ['    RX errors:', 'length', 'fifo', 'nohandler'],
+      ['', `${s.rx_length_errors}`, `${s.rx_fifo_errors}`, `${s.rx_nohandler}`],
+      ['    TX:', 'bytes', 'packets', 'errors', 'dropped', 'busy'],
+      ['', `${s.tx_bytes}`, `${s.tx_packets}`, `${s.tx_errors}`, `${s.tx_dropped + dev.qdisc.stats.drops}`, `${s.tx_busy}`],
+    ]),
+  ].join('\n');
+}
+
+/** `ethtool -S`: every device counter, zeros included, plus the qdisc's. */
+export function nicReport(dev: NetDevice): string {
+  const rows = counterRows(dev.stats).map(([k, v]) => [`     ${k}:`, `${v}`]);
+  for (const [k, v] of Object.entries(dev.qdisc.stats)) rows.push([`     qdisc_${k}:`, `${v}`]);
+  return `NIC statistics (${dev.name}):\n${pad(rows)}`;
+}
+
+export function report(stack: Stack, view: ReportView): string {
+  const parts: string[] = [];
+  const want = (v: ReportView) => view === 'all' || view === v;
+  if (want('link')) parts.push([stack.lo, ...stack.interfaces.filter((d) => d !== stack.lo)].map(linkReport).join('\n'));
+  if (want('nic')) parts.push(stack.interfaces.filter((d) => d !== stack.lo).map(nicReport).join('\n'));
+  if (want('snmp')) {
+    const rows = nonZeroRows(stack.net.snmp).map(([k, v]) => [k, `${v}`]);
+    parts.push(`#nstat (non-zero counters)\n${pad(rows)}`);
+  }
+  if (want('softnet')) {
+    const s = stack.net.softnet.stats;
+    parts.push(
+      `softnet_stat: processed ${s.processed}  dropped ${s.dropped}  time_squeeze ${s.timeSqueeze}  rounds ${s.rounds}` +
+        `  (budget ${stack.net.softnet.budget}, weight ${stack.net.softnet.weight}, netdev_max_backlog ${stack.net.softnet.maxBacklog})`,
+    );
+  }
+  if (want('neigh')) {
+    const rows = stack.neigh.show().map((n) => [n.ip, 'dev', n.dev, ...(n.mac ? ['lladdr', n.mac] : []), n.state]);
+    parts.push(`#ip neigh\n${rows.length ? pad(rows) : '(empty)'}`);
+  }
+  if (want('route')) parts.push(`#ip route show table all\n${stack.fib.show().join('\n')}`);
+  if (want('drops')) {
+    const rows = stack.drops().sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, `${v}`]);
+    parts.push(`#drops by reason\n${rows.length ? pad(rows) : '(none)'}`);
+  }
+  return parts.join('\n\n') + '\n';
+}

@@ -1,0 +1,152 @@
+// up: `ustack up` — a namespace (unless told otherwise), a TAP in it, the
+// stack on the TAP, an optional capture, and a clean shutdown on Ctrl-C or
+// SIGTERM that prints the counters and leaves nothing behind.
+
+import { randomBytes } from 'node:crypto';
+import { createCaptureWriter, type CaptureWriter } from '../capture/writer.js';
+import type { NetDevice } from '../nic/device.js';
+import { tapDriver } from '../nic/tapNic.js';
+import { Stack } from '../stack.js';
+import { macToString, parseMac } from '../wire/address.js';
+import type { UpConfig } from './args.js';
+import { closeControl, serveControl } from './control.js';
+import { configureHostSide, netnsAdd, netnsDelete, netnsExists } from './netns.js';
+import { RealRuntime } from './realRuntime.js';
+import { report } from './report.js';
+
+/** A random unicast, locally administered MAC (02:xx:xx:xx:xx:xx style). */
+function randomMac(): number {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return parseMac([...b].map((x) => x.toString(16).padStart(2, '0')).join(':'))!;
+}
+
+export interface RunningStack {
+  stack: Stack;
+  dev: NetDevice;
+  /** Shuts everything down; resolves when the capture is flushed and the namespace deleted. */
+  shutdown(): Promise<void>;
+}
+
+export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<RunningStack> {
+  if (process.getuid && process.getuid() !== 0) {
+    throw Object.assign(new Error('ustack up needs root (CAP_NET_ADMIN) to create a TAP device and a network namespace: run it with sudo'), { code: 'EPERM' });
+  }
+  const cleanups: Array<() => void | Promise<void>> = [];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        process.stderr.write(`ustack: cleanup: ${(e as Error).message}\n`);
+      }
+    }
+    cleanups.length = 0;
+  };
+  try {
+    if (cfg.netns !== null && !netnsExists(cfg.netns)) {
+      netnsAdd(cfg.netns);
+      const ns = cfg.netns;
+      cleanups.push(() => netnsDelete(ns));
+    }
+
+    const rt = new RealRuntime();
+    cleanups.push(() => rt.stop());
+    const stack = new Stack({ runtime: rt, softnet: { budget: cfg.budget, weight: cfg.weight, maxBacklog: cfg.backlog } });
+    const mac = cfg.mac ? parseMac(cfg.mac)! : randomMac();
+    const faults = Object.values(cfg.faults).some((v) => v !== undefined) ? cfg.faults : undefined;
+
+    let capture: CaptureWriter | null = null;
+    if (cfg.pcap) {
+      capture = createCaptureWriter(cfg.pcap, { format: cfg.pcapFormat, ifName: cfg.tap });
+      const cap = capture;
+      cleanups.push(() => cap.close());
+    }
+
+    const dev = stack.addInterface({
+      name: cfg.tap,
+      mac,
+      mtu: cfg.mtu,
+      txQueueLen: cfg.txQueueLen,
+      addresses: [cfg.addr],
+      gateway: cfg.gateway ?? undefined,
+      driver: tapDriver({ name: cfg.tap, netns: cfg.netns ?? undefined, rxSlots: cfg.rxRing, txSlots: cfg.txRing, rxFaults: faults, txFaults: faults }),
+    });
+    cleanups.push(() => stack.close());
+
+    if (capture) {
+      const cap = capture;
+      // The packet tap sees frames before anything can drop them (AF_PACKET).
+      stack.addTap((d, frame, off, len, dir) => {
+        if (d !== dev) return;
+        const ms = rt.clock.now();
+        const sec = Math.floor(ms / 1000);
+        cap.record(frame, off, len, sec, Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6)), dir);
+      });
+      const flusher = setInterval(() => void cap.flush().catch(() => {}), 1000);
+      flusher.unref();
+      cleanups.push(() => clearInterval(flusher));
+    }
+
+    if (cfg.hostAddr) configureHostSide(cfg.netns, cfg.tap, cfg.hostAddr);
+
+    const name = cfg.netns ?? cfg.tap;
+    if (cfg.control) {
+      const server = serveControl(name, (view) => report(stack, view));
+      cleanups.push(() => closeControl(server, name));
+    }
+
+    const stackIp = cfg.addr.split('/')[0]!;
+    const exec = cfg.netns ? `ip netns exec ${cfg.netns} ` : '';
+    log(
+      [
+        `ustack is up: ${stackIp} (${macToString(mac)}) on TAP ${cfg.tap}` + (cfg.netns ? ` in network namespace '${cfg.netns}'` : ''),
+        cfg.hostAddr ? `  host side: ${cfg.hostAddr} on ${cfg.tap}` : '  host side: not configured (--no-host-addr)',
+        `  rings: rx ${cfg.rxRing} tx ${cfg.txRing}, mtu ${cfg.mtu}` + (cfg.pcap ? `, capture: ${cfg.pcap}` : '') + (faults ? `, faults: ${JSON.stringify(faults)}` : ''),
+        `  try:      ${exec}ping ${stackIp}`,
+        `            ${exec}arping -c 3 -I ${cfg.tap} ${stackIp}`,
+        cfg.control ? `  counters: ustack stats${cfg.netns && cfg.netns !== 'ustack' ? ` --name ${cfg.netns}` : cfg.netns ? '' : ` --name ${cfg.tap}`}` : '',
+        '  stop:     Ctrl-C',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+
+    let done: Promise<void> | null = null;
+    return {
+      stack,
+      dev,
+      shutdown: () => (done ??= undo()),
+    };
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+}
+
+/** Runs until SIGINT/SIGTERM, then shuts down and prints the counters. */
+export async function runUp(cfg: UpConfig): Promise<number> {
+  const log = cfg.quiet ? () => {} : (s: string) => process.stdout.write(`${s}\n`);
+  const running = await startUp(cfg, log);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      const text = report(running.stack, 'all');
+      running
+        .shutdown()
+        .then(() => {
+          log(`\nustack: ${signal}, shut down.\n\n${text}`);
+          resolve(0);
+        })
+        .catch((e) => {
+          process.stderr.write(`ustack: shutdown: ${(e as Error).message}\n`);
+          resolve(1);
+        });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => stop('SIGHUP'));
+  });
+}
