@@ -6,6 +6,7 @@
 //   NIC driver ─▶ EthernetLayer.receive ─▶ DevCore (taps, ptype table)
 //                   ├─ ETH_P_ARP ─▶ Arp.rcv ─▶ NeighbourTable
 //                   └─ ETH_P_IP  ─▶ Ipv4.rcv ─▶ IPPROTO_ICMP ─▶ Icmp.rcv
+//                                              └─ IPPROTO_UDP  ─▶ Udp.rcv ─▶ UdpSocket
 
 import { Net, type DropReason } from './core/net.js';
 import { nonZeroRows } from './core/counters.js';
@@ -17,8 +18,14 @@ import { Arp } from './link/arp.js';
 import { DEFAULT_NEIGH_PARAMS, NeighbourTable, type NeighParams } from './link/neighbour.js';
 import { Fib } from './ipv4/route.js';
 import { Ipv4 } from './ipv4/ip.js';
+import type { Netfilter } from './ipv4/netfilter.js';
 import { Icmp } from './ipv4/icmp.js';
 import { PingSocket } from './ipv4/ping.js';
+import { TcpProto, type TcpConfig } from './tcp/tcp.js';
+import { TcpSocket, errnoError, type TcpSocketOptions } from './socket/tcpSocket.js';
+import { TcpServer } from './socket/tcpServer.js';
+import { Udp } from './udp/udp.js';
+import { socketOptions, UdpSocket, type RemoteInfo, type UdpSocketOptions, type UdpSocketType } from './udp/socket.js';
 import { IFF_LOOPBACK, IFF_UP, NetDevice } from './nic/device.js';
 import { loopbackDriver } from './nic/loopback.js';
 import type { DriverFactory } from './nic/ringNic.js';
@@ -30,6 +37,24 @@ export interface StackOptions {
   runtime: Runtime;
   softnet?: SoftnetOptions;
   neigh?: Partial<NeighParams>;
+  tcp?: Partial<TcpConfig>;
+}
+
+export interface ConnectOptions extends TcpSocketOptions {
+  port: number;
+  host?: string;
+  localAddress?: string;
+  localPort?: number;
+  /** Send and receive buffer sizes (SO_SNDBUF, SO_RCVBUF), bytes. */
+  sndBuf?: number;
+  rcvBuf?: number;
+  congestion?: 'cubic' | 'reno';
+}
+
+export interface ServerOptions extends TcpSocketOptions {
+  sndBuf?: number;
+  rcvBuf?: number;
+  congestion?: 'cubic' | 'reno';
 }
 
 export interface InterfaceOptions {
@@ -57,6 +82,10 @@ export class Stack {
   readonly fib = new Fib();
   readonly ip: Ipv4;
   readonly icmp: Icmp;
+  /** The netfilter hooks and their rule chains (iptables of this stack). */
+  readonly netfilter: Netfilter;
+  readonly tcp: TcpProto;
+  readonly udp: Udp;
   readonly lo: NetDevice;
   private devices: NetDevice[] = [];
   private nextEchoIdent: number;
@@ -71,7 +100,10 @@ export class Stack {
       selectSource: (dev, dst) => this.fib.selectSource(dev, dst),
     });
     this.ip = new Ipv4(this.net, this.fib, this.eth, this.neigh);
+    this.netfilter = this.ip.netfilter;
     this.icmp = new Icmp(this.net, this.ip);
+    this.tcp = new TcpProto(this.net, this.ip, this.icmp, opts.tcp);
+    this.udp = new Udp(this.net, this.ip, this.icmp);
     this.core.addProtocol(ETHERTYPE_ARP, this.arp.rcv);
     this.core.addProtocol(ETHERTYPE_IPV4, this.ip.rcv);
     this.net.softnet.setBacklogReceiver((pb) => {
@@ -149,6 +181,59 @@ export class Stack {
     throw Object.assign(new Error('no free echo identifier'), { code: 'EADDRINUSE' });
   }
 
+  /**
+   * Opens a UDP socket, like dgram.createSocket: 'udp4' or { type: 'udp4',
+   * reuseAddr, recvBufferSize, sendBufferSize }; `listener` is added for 'message'.
+   */
+  createSocket(type: UdpSocketType | UdpSocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): UdpSocket {
+    const sock = new UdpSocket(this.udp, this.net.rt, socketOptions(type));
+    if (listener) sock.on('message', listener);
+    return sock;
+  }
+
+  /** net.createServer: a TCP server whose connections are TcpSockets. */
+  createServer(opts?: ServerOptions | ((s: TcpSocket) => void), onConnection?: (s: TcpSocket) => void): TcpServer {
+    if (typeof opts === 'function') {
+      onConnection = opts;
+      opts = {};
+    }
+    const o = opts ?? {};
+    const proto = this.tcp;
+    if (o.sndBuf || o.rcvBuf || o.congestion) {
+      // Per-server buffer sizes apply to the endpoints its listener creates.
+      const d = proto.config.defaults;
+      proto.config.defaults = { ...d, sndBuf: o.sndBuf ?? d.sndBuf, rcvBuf: o.rcvBuf ?? d.rcvBuf, congestion: o.congestion ?? d.congestion };
+    }
+    return new TcpServer(proto, this.rt, o, onConnection);
+  }
+
+  /** net.connect: an active open. Errors (ECONNREFUSED, ETIMEDOUT, …) arrive as 'error' events. */
+  connect(portOrOpts: number | ConnectOptions, host?: string | (() => void), cb?: () => void): TcpSocket {
+    const o: ConnectOptions = typeof portOrOpts === 'object' ? portOrOpts : { port: portOrOpts, host: typeof host === 'string' ? host : undefined };
+    if (typeof host === 'function') cb = host;
+    if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 65535) {
+      throw Object.assign(new RangeError(`Port should be > 0 and < 65536. Received ${o.port}.`), { code: 'ERR_SOCKET_BAD_PORT' });
+    }
+    const raddr = parseIpv4(o.host ?? '127.0.0.1');
+    if (raddr === null) throw invalid(`invalid host '${o.host}': expected an IPv4 address`);
+    const laddr = o.localAddress ? parseIpv4(o.localAddress) : 0;
+    if (laddr === null) throw invalid(`invalid localAddress '${o.localAddress}'`);
+    const ep = this.tcp.newEndpoint({
+      ...(o.sndBuf ? { sndBuf: o.sndBuf } : {}),
+      ...(o.rcvBuf ? { rcvBuf: o.rcvBuf } : {}),
+      ...(o.congestion ? { congestion: o.congestion } : {}),
+    });
+    const sock = new TcpSocket(this.tcp, ep, false, o);
+    if (cb) sock.once('connect', cb);
+    try {
+      this.tcp.connect(ep, raddr, o.port, laddr, o.localPort ?? 0);
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      this.rt.defer(() => sock.destroy(err.code ? errnoError(err.code, 'connect') : err));
+    }
+    return sock;
+  }
+
   /** Every drop so far, by reason. */
   drops(): Array<[DropReason, number]> {
     return [...this.net.drops.entries()];
@@ -159,6 +244,7 @@ export class Stack {
     const out: Record<string, Array<[string, number]>> = {
       snmp: nonZeroRows(this.net.snmp),
       softnet: nonZeroRows(this.net.softnet.stats),
+      tcp: nonZeroRows(this.net.tcp),
       drops: this.drops(),
     };
     for (const d of this.interfaces) out[`dev ${d.name}`] = nonZeroRows(d.stats);
@@ -167,6 +253,7 @@ export class Stack {
 
   /** Stops every device and timer owned by the stack. */
   close(): void {
+    this.tcp.close();
     for (const d of this.interfaces) {
       d.flags &= ~IFF_UP;
       d.driver?.close();

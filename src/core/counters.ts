@@ -3,7 +3,7 @@
 // unchanged. Each group is a class with numeric fields (a fixed object shape:
 // `snmp.IpInReceives++` is a plain property increment on the hot path).
 
-/** /proc/net/snmp "Ip:" and "Icmp:" and /proc/net/netstat "IpExt:" (RFC 4293 names). */
+/** /proc/net/snmp "Ip:", "Icmp:" and "Udp:" and /proc/net/netstat "IpExt:" (RFC 4293, 4113 names). */
 export class SnmpCounters {
   // Ip
   IpInReceives = 0;
@@ -53,9 +53,66 @@ export class SnmpCounters {
   ArpInErrors = 0;
   ArpUnresolvedDiscards = 0; // arp_cache "unresolved_discards"
   ArpTableFulls = 0; // arp_cache "table_fulls"
+  // Udp (/proc/net/snmp "Udp:")
+  UdpInDatagrams = 0;
+  UdpNoPorts = 0;
+  UdpInErrors = 0;
+  UdpOutDatagrams = 0;
+  UdpRcvbufErrors = 0;
+  UdpSndbufErrors = 0;
+  UdpInCsumErrors = 0;
+  UdpIgnoredMulti = 0;
 }
 
 export type SnmpName = keyof SnmpCounters;
+
+/** /proc/net/snmp "Tcp:" and /proc/net/netstat "TcpExt:" (nstat names). */
+export class TcpCounters {
+  TcpActiveOpens = 0;
+  TcpPassiveOpens = 0;
+  TcpAttemptFails = 0;
+  TcpEstabResets = 0;
+  TcpCurrEstab = 0;
+  TcpInSegs = 0;
+  TcpOutSegs = 0;
+  TcpRetransSegs = 0;
+  TcpInErrs = 0;
+  TcpOutRsts = 0;
+  TcpInCsumErrors = 0;
+  TcpExtListenOverflows = 0;
+  TcpExtListenDrops = 0;
+  TcpExtSyncookiesSent = 0;
+  TcpExtSyncookiesRecv = 0;
+  TcpExtSyncookiesFailed = 0;
+  TcpExtTCPReqQFullDrop = 0;
+  TcpExtTCPSackRecovery = 0;
+  TcpExtTCPRenoRecovery = 0;
+  TcpExtTCPFastRetrans = 0;
+  TcpExtTCPTimeouts = 0;
+  TcpExtTCPSynRetrans = 0;
+  TcpExtTCPLossProbes = 0;
+  TcpExtTCPOFOQueue = 0;
+  TcpExtTCPOFODrop = 0;
+  TcpExtTCPChallengeACK = 0;
+  TcpExtTCPSYNChallenge = 0;
+  TcpExtPAWSEstab = 0;
+  TcpExtDelayedACKs = 0;
+  TcpExtTCPWinProbe = 0;
+  TcpExtTCPKeepAlive = 0;
+  TcpExtTCPAbortOnData = 0;
+  TcpExtTCPAbortOnClose = 0;
+  TcpExtTCPAbortOnTimeout = 0;
+  TcpExtTCPAbortOnLinger = 0;
+  TcpExtTW = 0;
+  TcpExtTCPTimeWaitOverflow = 0;
+  TcpExtTCPDSACKRecv = 0;
+  TcpExtTCPSACKReneging = 0;
+  TcpExtTCPACKSkippedChallenge = 0;
+  TcpExtTCPRcvQDrop = 0;
+  TcpExtTCPZeroWindowDrop = 0;
+  TcpExtTCPMTUPFail = 0;
+  TcpExtPMTUDiscovery = 0;
+}
 
 /** softnet_stat: per-"CPU" receive softirq statistics (/proc/net/softnet_stat). */
 export class SoftnetStats {

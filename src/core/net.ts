@@ -2,7 +2,7 @@
 // `struct net`. The runtime (time, randomness, deferral), the buffer pool,
 // the receive softirq, the SNMP counters and the drop accounting.
 
-import { SnmpCounters } from './counters.js';
+import { SnmpCounters, TcpCounters } from './counters.js';
 import { BufferPool, type PacketBuffer } from './packetBuffer.js';
 import type { Runtime } from './runtime.js';
 import { Softnet, type SoftnetOptions } from './softnet.js';
@@ -35,6 +35,9 @@ export type DropReason =
   | 'icmp-inhdr'
   | 'icmp-broadcast-echo'
   | 'icmp-ratelimit'
+  | 'udp-csum'
+  | 'udp-noport'
+  | 'udp-rcvbuf'
   | 'arp-invalid'
   | 'arp-not-for-us'
   | 'neigh-failed'
@@ -42,6 +45,20 @@ export type DropReason =
   | 'neigh-tablefull'
   | 'qdisc-drop'
   | 'netfilter-drop'
+  | 'tcp-csum'
+  | 'tcp-inhdr'
+  | 'tcp-noport'
+  | 'tcp-listen-overflow'
+  | 'tcp-req-full'
+  | 'tcp-bad-cookie'
+  | 'tcp-old-data'
+  | 'tcp-invalid-seq'
+  | 'tcp-invalid-ack'
+  | 'tcp-paws'
+  | 'tcp-rst'
+  | 'tcp-ofo-drop'
+  | 'tcp-flags'
+  | 'tcp-closed'
   | 'dev-down';
 
 /** Something that wants to know of every drop (a pcapng writer annotating its frames). */
@@ -49,6 +66,7 @@ export type DropWatcher = (pb: PacketBuffer, reason: DropReason) => void;
 
 export class Net {
   readonly snmp = new SnmpCounters();
+  readonly tcp = new TcpCounters();
   /** Drops by reason: the whole of `dropwatch` in one map. */
   readonly drops = new Map<DropReason, number>();
   readonly pool: BufferPool;

@@ -1,0 +1,274 @@
+// tcpSocket: a TCP connection as Node's net.Socket shapes it — a
+// stream.Duplex adapter over a TcpEndpoint (the endpoint knows nothing of
+// streams; gVisor's gonet does the same). Mapping:
+//   _write   → endpoint.send (copy into the send buffer); the callback waits
+//              while the buffer is full, so write() returns false and 'drain'
+//              follows (backpressure);
+//   _read    → the app wants more: the receive window may open again
+//              (unread bytes in the readable buffer shrink the window);
+//   _final   → shutdown(SHUT_WR): FIN after the data (end() is a half-close);
+//   _destroy → close(): FIN, or RST if data was left unread (Linux).
+// Endpoint errors arrive as Node errors with `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT).
+
+import { Duplex } from 'node:stream';
+import { Timer } from '../core/timers.js';
+import type { Runtime } from '../core/runtime.js';
+import type { EndpointEvents, TcpEndpoint } from '../tcp/endpoint.js';
+import type { TcpProto } from '../tcp/tcp.js';
+import { TcpState } from '../tcp/state.js';
+import { ipv4ToString } from '../wire/address.js';
+
+export function errnoError(code: string, syscall: string, extra = ''): NodeJS.ErrnoException {
+  const err = new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+export interface TcpSocketOptions {
+  allowHalfOpen?: boolean;
+  noDelay?: boolean;
+}
+
+export class TcpSocket extends Duplex implements EndpointEvents {
+  ep: TcpEndpoint | null;
+  connecting: boolean;
+  bytesRead = 0;
+  private written = 0;
+  private pending: { chunk: Uint8Array; cb: (err?: Error | null) => void } | null = null;
+  private idleMs = 0;
+  private readonly idleTimer: Timer;
+  private lastActive = 0;
+  readonly remoteFamily = 'IPv4';
+
+  constructor(
+    private readonly proto: TcpProto,
+    ep: TcpEndpoint,
+    connected: boolean,
+    opts: TcpSocketOptions = {},
+  ) {
+    super({ allowHalfOpen: opts.allowHalfOpen ?? false, decodeStrings: true, emitClose: true });
+    this.ep = ep;
+    this.connecting = !connected;
+    ep.events = this;
+    if (opts.noDelay) ep.noDelay = true;
+    this.idleTimer = new Timer(() => this.onIdle());
+    this.lastActive = this.rt.clock.now();
+  }
+
+  private get rt(): Runtime {
+    return this.proto.net.rt;
+  }
+
+  // ---------------------------------------------------------- properties
+
+  get remoteAddress(): string | undefined {
+    return this.ep || this.cachedRemote ? ipv4ToString((this.ep ?? this.cachedRemote!).raddr) : undefined;
+  }
+  get remotePort(): number | undefined {
+    return (this.ep ?? this.cachedRemote)?.rport;
+  }
+  get localAddress(): string | undefined {
+    return this.ep || this.cachedRemote ? ipv4ToString((this.ep ?? this.cachedRemote!).laddr) : undefined;
+  }
+  get localPort(): number | undefined {
+    return (this.ep ?? this.cachedRemote)?.lport;
+  }
+  get bytesWritten(): number {
+    return this.written;
+  }
+  get readyState(): string {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+  /** Addresses survive the endpoint (Node keeps them after close). */
+  private cachedRemote: { raddr: number; rport: number; laddr: number; lport: number } | null = null;
+
+  address(): { address: string; family: string; port: number } | Record<string, never> {
+    const e = this.ep ?? this.cachedRemote;
+    return e ? { address: ipv4ToString(e.laddr), family: 'IPv4', port: e.lport } : {};
+  }
+
+  setNoDelay(noDelay = true): this {
+    if (this.ep) {
+      this.ep.noDelay = noDelay;
+      if (noDelay) this.ep.push();
+    }
+    return this;
+  }
+
+  /** SO_KEEPALIVE with TCP_KEEPIDLE = initialDelay (ms), as Node's setKeepAlive. */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    const ep = this.ep;
+    if (!ep) return this;
+    ep.keepalive = enable;
+    if (initialDelay > 0) ep.keepaliveIdleMs = initialDelay;
+    if (enable) ep.armKeepalive();
+    else this.rt.timers.cancel(ep.keepaliveTimer);
+    return this;
+  }
+
+  /** Emits 'timeout' after `ms` of inactivity (the socket stays open, as in Node). */
+  setTimeout(ms: number, cb?: () => void): this {
+    this.idleMs = ms;
+    if (cb) {
+      if (ms === 0) this.removeListener('timeout', cb);
+      else this.once('timeout', cb);
+    }
+    this.touch();
+    if (ms === 0) this.rt.timers.cancel(this.idleTimer);
+    return this;
+  }
+
+  private touch(): void {
+    this.lastActive = this.rt.clock.now();
+    if (this.idleMs > 0 && !this.idleTimer.pending) this.rt.timers.arm(this.idleTimer, this.lastActive + this.idleMs);
+  }
+
+  private onIdle(): void {
+    if (this.idleMs <= 0 || this.destroyed) return;
+    const due = this.lastActive + this.idleMs;
+    if (this.rt.clock.now() < due) {
+      this.rt.timers.arm(this.idleTimer, due);
+      return;
+    }
+    this.emit('timeout');
+  }
+
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  resetAndDestroy(): this {
+    if (this.ep) {
+      const ep = this.ep;
+      this.detach();
+      ep.abort();
+    }
+    return this.destroy();
+  }
+
+  // ---------------------------------------------------------- endpoint events
+
+  onConnect(): void {
+    this.connecting = false;
+    this.cache();
+    this.touch();
+    this.emit('connect');
+    this.emit('ready');
+    this.flushPending();
+  }
+
+  onData(data: Uint8Array): void {
+    this.bytesRead += data.length;
+    this.touch();
+    this.push(Buffer.from(data.buffer, data.byteOffset, data.length));
+  }
+
+  onEnd(): void {
+    this.push(null);
+  }
+
+  onDrain(): void {
+    this.flushPending();
+  }
+
+  onError(code: string): void {
+    const syscall = this.connecting ? 'connect' : code === 'ECONNRESET' ? 'read' : 'write';
+    const where = this.connecting && this.ep ? `${ipv4ToString(this.ep.raddr)}:${this.ep.rport}` : '';
+    this.detach();
+    this.destroy(errnoError(code, syscall, where));
+  }
+
+  onClose(): void {
+    this.detach();
+    // Both directions are done: the socket closes ('close' after 'end'/'finish').
+    if (!this.destroyed) {
+      if (this.readableEnded || this.readableLength === 0) this.destroy();
+      else this.once('end', () => this.destroy());
+    }
+  }
+
+  unreadBytes(): number {
+    return this.readableLength;
+  }
+
+  private cache(): void {
+    const e = this.ep;
+    if (e) this.cachedRemote = { raddr: e.raddr, rport: e.rport, laddr: e.laddr, lport: e.lport };
+  }
+
+  private detach(): void {
+    if (this.ep) {
+      this.cache();
+      if (this.ep.events === this) this.ep.events = null;
+    }
+    this.ep = null;
+    this.rt.timers.cancel(this.idleTimer);
+  }
+
+  // ---------------------------------------------------------- Duplex
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.pending = { chunk, cb };
+    if (!this.connecting) this.flushPending();
+  }
+
+  private flushPending(): void {
+    const p = this.pending;
+    if (!p) return;
+    const ep = this.ep;
+    if (!ep) {
+      this.pending = null;
+      p.cb(errnoError('EPIPE', 'write'));
+      return;
+    }
+    const n = ep.send(p.chunk);
+    if (n < 0) {
+      this.pending = null;
+      p.cb(errnoError('EPIPE', 'write'));
+      return;
+    }
+    this.written += n;
+    if (n > 0) this.touch();
+    if (n === p.chunk.length) {
+      this.pending = null;
+      p.cb();
+    } else p.chunk = p.chunk.subarray(n);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const finish = () => {
+      this.ep?.shutdownWrite();
+      cb();
+    };
+    if (this.connecting) this.once('connect', finish);
+    else finish();
+  }
+
+  override _read(): void {
+    this.ep?.windowUpdate();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const ep = this.ep;
+    this.detach();
+    if (ep && ep.state !== TcpState.Close) ep.close();
+    const p = this.pending;
+    this.pending = null;
+    if (p) p.cb(err ?? errnoError('EPIPE', 'write'));
+    cb(err);
+  }
+}

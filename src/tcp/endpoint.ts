@@ -1,0 +1,744 @@
+// endpoint: one TCP connection — the transmission control block of RFC 9293
+// §3.3.1 (SND.UNA, SND.NXT, SND.WND, RCV.NXT, RCV.WND, …) and everything that
+// sends: segment building with options, the send engine (flow control,
+// congestion window, Nagle, loss recovery), and the timers (retransmission
+// RFC 6298, delayed ACK, persist, keepalive, TIME-WAIT, FIN-WAIT-2).
+// Arriving segments are processed in input.ts.
+
+import { Timer } from '../core/timers.js';
+import { IPPROTO_TCP } from '../wire/ipv4.js';
+import { createTcpRepr, emitTcp, TCP_ACK, TCP_FIN, TCP_HLEN, TCP_PSH, TCP_RST, TCP_SYN, TcpSegment } from '../wire/tcp.js';
+import { clearTcpOptions, tcpOptionsLength, TcpOptions, TCP_MAX_WSCALE } from '../wire/tcpOptions.js';
+import { createCongestionOps, INITIAL_WINDOW_SEGMENTS, type CongestionOps } from './congestion.js';
+import { OfoQueue } from './reassembly.js';
+import { RttEstimator, TCP_RTO_MAX } from './rtt.js';
+import { SendBuffer } from './sendBuffer.js';
+import { seqAdd, seqDiff, seqGt, seqLt, seqMax } from './seqnum.js';
+import { TcpState } from './state.js';
+import type { TcpProto } from './tcp.js';
+
+/** What the socket layer hears from its endpoint (the endpoint knows nothing of streams). */
+export interface EndpointEvents {
+  /** The handshake completed. */
+  onConnect(): void;
+  /** In-order data; the bytes belong to the callee (already copied out of packet buffers). */
+  onData(data: Uint8Array): void;
+  /** The peer's FIN: no more data will come. */
+  onEnd(): void;
+  /** Room appeared in the send buffer. */
+  onDrain(): void;
+  /** The connection failed (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EHOSTUNREACH, …). */
+  onError(code: string): void;
+  /** The endpoint is done: nothing more will be reported. */
+  onClose(): void;
+  /** Bytes delivered with onData that the application has not consumed yet. */
+  unreadBytes(): number;
+}
+
+export interface EndpointOptions {
+  sndBuf: number;
+  rcvBuf: number;
+  congestion: 'cubic' | 'reno';
+  noDelay: boolean;
+}
+
+export const DEFAULT_SNDBUF = 262_144;
+export const DEFAULT_RCVBUF = 262_144;
+/** Linux TCP_DELACK_MAX / TCP_ATO_MIN: ACK a lone segment within 40 ms. */
+export const DELACK_MS = 40;
+const TCP_RETRIES2 = 15;
+const TCP_SYN_RETRIES = 6;
+const MAX_OPTION_SACKS_WITH_TS = 3;
+
+/** Which segment fields to fill for a SYN / SYN-ACK. */
+export interface SynOptions {
+  mss: number;
+  wscale: number; // -1: not offered
+  sackOk: boolean;
+  tsOk: boolean;
+}
+
+export class TcpEndpoint {
+  state: TcpState = TcpState.Close;
+  laddr = 0;
+  lport = 0;
+  raddr = 0;
+  rport = 0;
+
+  // RFC 9293 §3.3.1 send sequence variables
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** The highest sequence sent so far (SND.NXT goes back on an RTO; this does not). */
+  sndMax = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  maxSndWnd = 0;
+  /** Peer's window scale shift (applied to windows it advertises). */
+  sndWscale = 0;
+  // receive sequence variables
+  irs = 0;
+  rcvNxt = 0;
+  /** Our window scale shift; rcvWup/rcvWnd: the right edge last advertised. */
+  rcvWscale = 0;
+  rcvWup = 0;
+  rcvWnd = 0;
+
+  /** Effective send MSS (payload bytes per segment) and what we advertise. */
+  mss = 536;
+  advMss = 1460;
+  sackOk = false;
+  tsOk = false;
+  /** Both sides offered window scaling (RFC 7323 §2.2: else neither scales). */
+  wscaleOk = false;
+  /** An ICMP error that did not end the connection; reported instead of ETIMEDOUT (Linux sk_err_soft). */
+  softError: string | null = null;
+  tsRecent = 0;
+  tsRecentStamp = 0;
+  /** Per-connection random offset of our TSval clock (Linux since 4.10). */
+  tsOffset = 0;
+  lastAckSent = 0;
+
+  readonly sendBuf = new SendBuffer();
+  readonly ofo: OfoQueue;
+  readonly rtt = new RttEstimator();
+  cc: CongestionOps;
+  cwnd = 0;
+  ssthresh = 0x7fffffff;
+
+  /** Loss recovery (RFC 6582 NewReno / RFC 6675 SACK). */
+  inRecovery = false;
+  recover = 0;
+  dupAcks = 0;
+  highRxt = 0;
+  /** SACKed ranges above SND.UNA, sorted, merged: [l0, r0, l1, r1, …]. */
+  sacked: number[] = [];
+  retransmits = 0; // total, for ss
+  backoff = 0;
+  /** RTT timing of one segment without timestamps (Karn: never a retransmitted one). */
+  rttSeq = -1;
+  rttTime = 0;
+
+  /** A FIN is to follow the data in the send buffer (shutdown(SHUT_WR) done). */
+  finQueued = false;
+  /** The sequence number of our FIN once sent, else -1. */
+  finSeq = -1;
+  /** Full-sized segments received since the last ACK sent (ACK every second one). */
+  quickAckPending = 0;
+  /** The application closed the socket: no reader left. */
+  orphan = false;
+  keepalive = false;
+  keepaliveIdleMs = 7_200_000;
+  keepaliveIntvlMs = 75_000;
+  keepaliveProbes = 9;
+  probesOut = 0;
+  lastRecv = 0;
+  noDelay: boolean;
+  sndBufSize: number;
+  rcvBufSize: number;
+  /** The error that ended the connection, if any. */
+  error: string | null = null;
+
+  readonly rtoTimer: Timer;
+  readonly delackTimer: Timer;
+  readonly persistTimer: Timer;
+  readonly keepaliveTimer: Timer;
+  /** TIME-WAIT and FIN-WAIT-2 expiry, and the SYN-SENT deadline. */
+  readonly waitTimer: Timer;
+
+  events: EndpointEvents | null = null;
+  private readonly view = new TcpSegment();
+  private readonly repr = createTcpRepr();
+  readonly opts = new TcpOptions();
+
+  constructor(
+    readonly proto: TcpProto,
+    o: EndpointOptions,
+  ) {
+    this.sndBufSize = o.sndBuf;
+    this.rcvBufSize = o.rcvBuf;
+    this.noDelay = o.noDelay;
+    this.cc = createCongestionOps(o.congestion);
+    this.ofo = new OfoQueue(o.rcvBuf);
+    this.rcvWscale = wscaleFor(o.rcvBuf);
+    this.rtoTimer = new Timer(() => this.onRto());
+    this.delackTimer = new Timer(() => this.sendAck());
+    this.persistTimer = new Timer(() => this.onPersist());
+    this.keepaliveTimer = new Timer(() => this.onKeepalive());
+    this.waitTimer = new Timer(() => this.onWaitTimer());
+    this.tsOffset = proto.net.rt.random.u32();
+  }
+
+  get now(): number {
+    return this.proto.net.now();
+  }
+
+  /** Our TSval clock: milliseconds, offset per connection. */
+  tsNow(): number {
+    return (Math.floor(this.now) + this.tsOffset) >>> 0;
+  }
+
+  /** Bytes sent and not acknowledged. */
+  get flight(): number {
+    return seqDiff(this.sndNxt, this.sndUna);
+  }
+
+  // ---------------------------------------------------------------- windows
+
+  /**
+   * The receive window to advertise (RFC 9293 §3.8.6.2.2): the free receive
+   * buffer, but never moving the right edge left, and advancing it only by
+   * at least min(rcvbuf/2, MSS) (receiver-side silly window avoidance).
+   */
+  selectWindow(): number {
+    const free = Math.max(0, this.rcvBufSize - (this.events?.unreadBytes() ?? 0) - this.ofo.bytes);
+    const max = 65535 << this.rcvWscale;
+    let win = Math.min(free, max);
+    const curRight = seqAdd(this.rcvWup, this.rcvWnd);
+    const curWin = Math.max(0, seqDiff(curRight, this.rcvNxt));
+    if (win < curWin) win = curWin; // never shrink (RFC 9293 §3.8.6.2.2)
+    else if (win - curWin < Math.min(this.rcvBufSize / 2, this.advMss) && curWin > 0 && win < free) win = curWin;
+    // Round down to what the scaled field can express, never below what it already covers.
+    win = Math.max(curWin, win - (win & ((1 << this.rcvWscale) - 1)));
+    this.rcvWup = this.rcvNxt;
+    this.rcvWnd = win;
+    return win;
+  }
+
+  // ------------------------------------------------------------ segment out
+
+  /**
+   * Builds and sends one segment. `dataOff` is the offset of the payload in
+   * the send buffer (bytes after SND.UNA), `len` its length.
+   */
+  xmit(flags: number, seq: number, dataOff: number, len: number, syn?: SynOptions): void {
+    const o = this.opts;
+    clearTcpOptions(o);
+    if (syn) {
+      o.mss = syn.mss;
+      o.wscale = syn.wscale;
+      o.sackPermitted = syn.sackOk;
+      if (syn.tsOk) {
+        o.timestamps = true;
+        o.tsVal = this.tsNow();
+        o.tsEcr = flags & TCP_ACK ? this.tsRecent : 0;
+      }
+    } else {
+      if (this.tsOk) {
+        o.timestamps = true;
+        o.tsVal = this.tsNow();
+        o.tsEcr = this.tsRecent;
+      }
+      if (this.sackOk && this.ofo.length > 0 && !(flags & TCP_RST)) {
+        const n = this.ofo.sackBlocks(o.sackBlocks, this.tsOk ? MAX_OPTION_SACKS_WITH_TS : 4);
+        o.sackCount = n;
+      }
+    }
+    const hlen = TCP_HLEN + tcpOptionsLength(o);
+    const pb = this.proto.ip.allocPayload(hlen + len);
+    const at = pb.put(hlen + len);
+    if (len > 0) this.sendBuf.copyOut(dataOff, len, pb.buf, at + hlen);
+    const r = this.repr;
+    r.srcPort = this.lport;
+    r.dstPort = this.rport;
+    r.seq = seq >>> 0;
+    r.ack = flags & TCP_ACK ? this.rcvNxt >>> 0 : 0;
+    r.flags = flags;
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    r.window = flags & TCP_SYN ? Math.min(65535, this.selectWindow()) : (flags & TCP_RST ? 0 : this.selectWindow() >>> this.rcvWscale);
+    r.urgentPtr = 0;
+    r.payloadLen = len;
+    r.options = o;
+    const seg = this.view.wrap(pb.buf, at, hlen + len);
+    emitTcp(r, seg);
+    if (flags & TCP_FIN) this.finSeq = seqAdd(seq, len);
+    seg.fillChecksum(this.laddr, this.raddr, hlen + len);
+    if (flags & TCP_ACK) {
+      this.lastAckSent = this.rcvNxt;
+      this.quickAckPending = 0;
+      if (this.delackTimer.pending) this.proto.net.rt.timers.cancel(this.delackTimer);
+    }
+    const c = this.proto.net.tcp;
+    c.TcpOutSegs++;
+    if (flags & TCP_RST) c.TcpOutRsts++;
+    const err = this.proto.ip.output(pb, { saddr: this.laddr, daddr: this.raddr, protocol: IPPROTO_TCP, dontFrag: true });
+    if (err === 'EMSGSIZE') this.mss = Math.max(64, this.mss - 40); // the route MTU shrank under us
+  }
+
+  sendAck(): void {
+    if (this.state === TcpState.Close || this.state === TcpState.Listen || this.state === TcpState.SynSent) return;
+    this.xmit(TCP_ACK, this.sndNxt, 0, 0);
+  }
+
+  /** ACK now if one is owed, else leave it to the delayed-ACK timer. */
+  scheduleAck(quick: boolean): void {
+    if (quick || ++this.quickAckPending >= 2) {
+      this.sendAck();
+      return;
+    }
+    if (!this.delackTimer.pending) {
+      this.proto.net.tcp.TcpExtDelayedACKs++;
+      this.proto.net.rt.timers.arm(this.delackTimer, this.now + DELACK_MS);
+    }
+  }
+
+  sendRst(): void {
+    this.xmit(TCP_RST | TCP_ACK, this.sndNxt, 0, 0);
+  }
+
+  /** A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), rate-limited across the stack. */
+  challengeAck(): void {
+    if (!this.proto.allowChallengeAck()) {
+      this.proto.net.tcp.TcpExtTCPACKSkippedChallenge++;
+      return;
+    }
+    this.proto.net.tcp.TcpExtTCPChallengeACK++;
+    this.sendAck();
+  }
+
+  // ------------------------------------------------------------ send engine
+
+  /** Sends what the windows allow: retransmissions in recovery first, then new data, then FIN. */
+  push(): void {
+    const s = this.state;
+    if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.FinWait1 && s !== TcpState.Closing && s !== TcpState.LastAck) return;
+    if (this.inRecovery) this.recoverySend();
+    let sent = false;
+    for (;;) {
+      const offset = this.flight; // send-buffer offset of SND.NXT
+      const unsent = this.sendBuf.length - offset;
+      const wndLimit = Math.min(this.cwnd, this.sndWnd) - this.flight - (this.inRecovery ? this.pipeExtra() : 0);
+      if (unsent > 0) {
+        let len = Math.min(unsent, this.mss);
+        if (wndLimit < len) {
+          // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): only send
+          // less than a segment if it is all we have and nothing is in flight.
+          if (wndLimit <= 0) break;
+          if (!(wndLimit >= this.maxSndWnd / 2 && this.maxSndWnd > 0) && !(wndLimit >= unsent && this.flight === 0)) break;
+          len = wndLimit;
+        }
+        // Nagle (RFC 896, RFC 1122 §4.2.3.4): a small segment waits while data is unacknowledged.
+        if (len < this.mss && !this.noDelay && this.flight > 0 && !(this.finQueued && len === unsent)) break;
+        const last = len === unsent;
+        const fin = last && this.finQueued && !finWasSent(this);
+        let flags = TCP_ACK | (last ? TCP_PSH : 0);
+        if (fin) flags |= TCP_FIN;
+        this.sendNew(flags, offset, len);
+        sent = true;
+        continue;
+      }
+      if (this.finQueued && !finWasSent(this) && unsent === 0) {
+        this.sendNew(TCP_ACK | TCP_FIN, offset, 0);
+        sent = true;
+      }
+      break;
+    }
+    if (!sent && this.sendBuf.length - this.flight > 0 && this.flight === 0 && this.sndWnd === 0) this.armPersist();
+  }
+
+  /** Sends new data (or a FIN) at SND.NXT and advances it. */
+  private sendNew(flags: number, offset: number, len: number): void {
+    const seq = this.sndNxt;
+    const retransmit = seqLt(seq, this.sndMax);
+    this.xmit(flags, seq, offset, len);
+    if (retransmit) this.proto.net.tcp.TcpRetransSegs++;
+    this.sndNxt = seqAdd(seq, len + (flags & TCP_FIN ? 1 : 0));
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    if (flags & TCP_FIN) this.onFinSent();
+    if (!this.tsOk && this.rttSeq < 0 && !retransmit && len > 0) {
+      this.rttSeq = seq;
+      this.rttTime = this.now;
+    }
+    if (!this.rtoTimer.pending) this.armRto();
+    if (this.persistTimer.pending) this.proto.net.rt.timers.cancel(this.persistTimer);
+  }
+
+  private onFinSent(): void {
+    if (this.state === TcpState.Established) this.setState(TcpState.FinWait1);
+    else if (this.state === TcpState.CloseWait) this.setState(TcpState.LastAck);
+  }
+
+  // ------------------------------------------------------- loss recovery
+
+  /** Bytes SACKed between SND.UNA and SND.NXT. */
+  sackedBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.sacked.length; i += 2) n += seqDiff(this.sacked[i + 1]!, this.sacked[i]!);
+    return n;
+  }
+
+  /** The highest SACKed sequence, or SND.UNA. */
+  private highSacked(): number {
+    return this.sacked.length ? this.sacked[this.sacked.length - 1]! : this.sndUna;
+  }
+
+  /**
+   * RFC 6675 §4 "pipe" beyond plain flight: SACKed bytes have left the network,
+   * holes below the highest SACK are deemed lost unless already retransmitted.
+   * Returned as the (negative) correction to add to the flight size.
+   */
+  private pipeExtra(): number {
+    if (!this.sackOk || this.sacked.length === 0) return 0;
+    const high = this.highSacked();
+    const holes = seqDiff(high, this.sndUna) - this.sackedBytes();
+    const retransmitted = Math.max(0, Math.min(holes, seqDiff(this.highRxt, this.sndUna) - this.sackedBelow(this.highRxt)));
+    return -this.sackedBytes() - holes + retransmitted;
+  }
+
+  private sackedBelow(seq: number): number {
+    let n = 0;
+    for (let i = 0; i < this.sacked.length; i += 2) {
+      const l = this.sacked[i]!;
+      const r = this.sacked[i + 1]!;
+      if (!seqLt(l, seq)) break;
+      n += seqDiff(seqLt(r, seq) ? r : seq, l);
+    }
+    return n;
+  }
+
+  /** The next hole to retransmit at or after `from`, as [seq, len], or null. */
+  private nextHole(from: number): [number, number] | null {
+    let seq = seqMax(from, this.sndUna);
+    const high = this.sackOk && this.sacked.length ? this.highSacked() : seqAdd(this.sndUna, Math.min(this.mss, this.flight));
+    for (let i = 0; i < this.sacked.length; i += 2) {
+      const l = this.sacked[i]!;
+      const r = this.sacked[i + 1]!;
+      if (seqLt(seq, l)) return [seq, Math.min(seqDiff(l, seq), this.mss)];
+      if (seqLt(seq, r)) seq = r;
+    }
+    if (seqLt(seq, high)) return [seq, Math.min(seqDiff(high, seq), this.mss)];
+    return null;
+  }
+
+  /** Enters fast recovery (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4). */
+  enterRecovery(): void {
+    const c = this.proto.net.tcp;
+    if (this.sackOk) c.TcpExtTCPSackRecovery++;
+    else c.TcpExtTCPRenoRecovery++;
+    this.inRecovery = true;
+    this.recover = this.sndMax;
+    this.ssthresh = this.cc.ssthresh(this, this.flight, this.now);
+    this.cwnd = this.ssthresh;
+    this.highRxt = this.sndUna;
+    // The first retransmission goes regardless of the window (RFC 6675 §5 step 4.3).
+    const hole = this.nextHole(this.sndUna) ?? [this.sndUna, Math.min(this.mss, this.flight)];
+    this.retransmit(hole[0], hole[1]);
+    c.TcpExtTCPFastRetrans++;
+  }
+
+  /** In recovery: retransmit lost holes while the pipe allows (RFC 6675 §5 step 4.2 / NextSeg rule 1). */
+  private recoverySend(): void {
+    for (;;) {
+      const pipe = this.flight + this.pipeExtra();
+      if (pipe + this.mss > this.cwnd) return;
+      const hole = this.sackOk ? this.nextHole(this.highRxt) : null;
+      if (!hole) return;
+      this.retransmit(hole[0], hole[1]);
+    }
+  }
+
+  /** Retransmits [seq, seq+len) from the send buffer. */
+  retransmit(seq: number, len: number): void {
+    const off = seqDiff(seq, this.sndUna);
+    const avail = this.sendBuf.length - off;
+    let flags = TCP_ACK;
+    if (len > avail) {
+      len = Math.max(0, avail);
+      if (this.finQueued) flags |= TCP_FIN;
+    }
+    if (len === 0 && !(flags & TCP_FIN)) return;
+    this.xmit(flags | (len > 0 ? TCP_PSH : 0), seq, off, len);
+    this.proto.net.tcp.TcpRetransSegs++;
+    this.retransmits++;
+    const end = seqAdd(seq, len + (flags & TCP_FIN ? 1 : 0));
+    if (seqGt(end, this.highRxt)) this.highRxt = end;
+    if (this.rttSeq >= 0 && !seqLt(this.rttSeq, seq) && seqLt(this.rttSeq, end)) this.rttSeq = -1; // Karn
+    if (!this.rtoTimer.pending) this.armRto();
+  }
+
+  // --------------------------------------------------------------- timers
+
+  armRto(): void {
+    const rto = Math.min(TCP_RTO_MAX, this.rtt.rto * 2 ** this.backoff);
+    this.proto.net.rt.timers.arm(this.rtoTimer, this.now + rto);
+  }
+
+  stopRto(): void {
+    this.proto.net.rt.timers.cancel(this.rtoTimer);
+  }
+
+  /** RFC 6298 §5.4–5.6, RFC 5681 §3.1 eq. 4: back off, collapse cwnd, go back to SND.UNA. */
+  private onRto(): void {
+    const c = this.proto.net.tcp;
+    const s = this.state;
+    if (s === TcpState.SynSent || s === TcpState.SynRecv) {
+      if (this.backoff >= TCP_SYN_RETRIES) {
+        this.fail('ETIMEDOUT');
+        return;
+      }
+      this.backoff++;
+      c.TcpExtTCPSynRetrans++;
+      c.TcpRetransSegs++;
+      this.proto.sendSyn(this);
+      this.armRto();
+      return;
+    }
+    if (this.flight === 0) return;
+    if (this.backoff >= TCP_RETRIES2 || (this.orphan && this.backoff >= 8)) {
+      c.TcpExtTCPAbortOnTimeout++;
+      this.fail('ETIMEDOUT');
+      return;
+    }
+    c.TcpExtTCPTimeouts++;
+    if (this.backoff === 0 || !this.inRecovery) {
+      this.ssthresh = this.cc.ssthresh(this, this.flight, this.now);
+    }
+    this.cc.onTimeout(this);
+    this.cwnd = this.mss; // loss window: one segment
+    this.backoff++;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.sacked = []; // RFC 6675 §5.1: the scoreboard may be stale after an RTO; start over
+    this.rttSeq = -1;
+    // Go back to SND.UNA and resend (Linux marks everything in flight lost).
+    this.sndNxt = this.sndUna;
+    this.highRxt = this.sndUna;
+    const len = Math.min(this.mss, this.sendBuf.length);
+    const finOnly = len === 0 && this.finQueued;
+    this.xmit(TCP_ACK | (finOnly || (this.finQueued && len === this.sendBuf.length) ? TCP_FIN : 0) | (len > 0 ? TCP_PSH : 0), this.sndUna, 0, len);
+    c.TcpRetransSegs++;
+    this.retransmits++;
+    this.sndNxt = seqAdd(this.sndUna, len + (finOnly || (this.finQueued && len === this.sendBuf.length) ? 1 : 0));
+    this.armRto();
+  }
+
+  private armPersist(): void {
+    if (this.persistTimer.pending) return;
+    const rto = Math.min(TCP_RTO_MAX, Math.max(this.rtt.rto, 200) * 2 ** Math.min(this.backoff, 10));
+    this.proto.net.rt.timers.arm(this.persistTimer, this.now + rto);
+  }
+
+  /** Zero-window probe (RFC 9293 §3.8.6.1): Linux sends SND.UNA − 1 to draw an ACK carrying the window. */
+  private onPersist(): void {
+    if (this.sndWnd > 0 || this.sendBuf.length - this.flight <= 0) return;
+    this.proto.net.tcp.TcpExtTCPWinProbe++;
+    this.xmit(TCP_ACK, seqAdd(this.sndUna, -1), 0, 0);
+    this.backoff = Math.min(this.backoff + 1, TCP_RETRIES2);
+    this.armPersist();
+  }
+
+  armKeepalive(): void {
+    if (!this.keepalive || this.state !== TcpState.Established) return;
+    this.proto.net.rt.timers.arm(this.keepaliveTimer, this.lastRecv + this.keepaliveIdleMs);
+  }
+
+  private onKeepalive(): void {
+    if (!this.keepalive) return;
+    const idle = this.now - this.lastRecv;
+    if (idle < this.keepaliveIdleMs) {
+      this.proto.net.rt.timers.arm(this.keepaliveTimer, this.lastRecv + this.keepaliveIdleMs);
+      return;
+    }
+    if (this.probesOut >= this.keepaliveProbes) {
+      this.fail('ETIMEDOUT');
+      return;
+    }
+    this.probesOut++;
+    this.proto.net.tcp.TcpExtTCPKeepAlive++;
+    this.xmit(TCP_ACK, seqAdd(this.sndUna, -1), 0, 0);
+    this.proto.net.rt.timers.arm(this.keepaliveTimer, this.now + this.keepaliveIntvlMs);
+  }
+
+  private onWaitTimer(): void {
+    if (this.state === TcpState.TimeWait || this.state === TcpState.FinWait2) {
+      this.destroy();
+      return;
+    }
+    if (this.state === TcpState.SynSent) this.fail('ETIMEDOUT');
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  setState(s: TcpState): void {
+    const c = this.proto.net.tcp;
+    const was = this.state;
+    if (was === s) return;
+    if (s === TcpState.Established || (was !== TcpState.Established && (s === TcpState.CloseWait))) {
+      if (was === TcpState.SynSent || was === TcpState.SynRecv || was === TcpState.Close) c.TcpCurrEstab++;
+    }
+    if ((was === TcpState.Established || was === TcpState.CloseWait) && s !== TcpState.Established && s !== TcpState.CloseWait) c.TcpCurrEstab--;
+    this.state = s;
+    if (s === TcpState.TimeWait) {
+      this.stopAllButWait();
+      this.proto.net.rt.timers.arm(this.waitTimer, this.now + this.proto.config.timeWaitMs);
+      this.proto.net.tcp.TcpExtTW++;
+      this.events?.onClose();
+      this.events = null;
+    } else if (s === TcpState.FinWait2 && this.orphan) {
+      this.proto.net.rt.timers.arm(this.waitTimer, this.now + this.proto.config.finTimeoutMs);
+    }
+  }
+
+  private stopAllButWait(): void {
+    const t = this.proto.net.rt.timers;
+    t.cancel(this.rtoTimer);
+    t.cancel(this.delackTimer);
+    t.cancel(this.persistTimer);
+    t.cancel(this.keepaliveTimer);
+  }
+
+  /** Ends the connection with an error reported to the socket (no RST sent). */
+  fail(code: string): void {
+    if (code === 'ETIMEDOUT' && this.softError) code = this.softError;
+    this.error = code;
+    const ev = this.events;
+    this.events = null; // the error is the socket's last word, not a plain close
+    this.destroy();
+    ev?.onError(code);
+  }
+
+  /** Removes every trace of the connection: timers, queues, the demux tables. */
+  destroy(): void {
+    if (this.state === TcpState.Established || this.state === TcpState.CloseWait) this.proto.net.tcp.TcpCurrEstab--;
+    this.state = TcpState.Close;
+    this.stopAllButWait();
+    this.proto.net.rt.timers.cancel(this.waitTimer);
+    this.sendBuf.clear();
+    this.ofo.clear();
+    this.proto.unhash(this);
+    const ev = this.events;
+    this.events = null;
+    ev?.onClose();
+  }
+
+  // ------------------------------------------------------------ user calls
+
+  /** Copies as much of `data` into the send buffer as fits; returns the bytes taken. */
+  send(data: Uint8Array): number {
+    if (this.finQueued || !(this.state === TcpState.Established || this.state === TcpState.CloseWait || this.state === TcpState.SynSent || this.state === TcpState.SynRecv)) return -1;
+    const room = this.sndBufSize - this.sendBuf.length;
+    if (room <= 0) return 0;
+    const n = Math.min(room, data.length);
+    this.sendBuf.append(data.slice(0, n));
+    this.push();
+    return n;
+  }
+
+  get sendRoom(): number {
+    return this.sndBufSize - this.sendBuf.length;
+  }
+
+  /** shutdown(SHUT_WR): a FIN after the queued data (RFC 9293 §3.10.4 CLOSE in ESTABLISHED/CLOSE-WAIT). */
+  shutdownWrite(): void {
+    if (this.finQueued) return;
+    const s = this.state;
+    if (s === TcpState.SynSent) {
+      this.destroy();
+      return;
+    }
+    if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.SynRecv) return;
+    this.finQueued = true;
+    this.push();
+  }
+
+  /**
+   * close(): the application is gone. With unread data Linux sends RST
+   * (RFC 2525 §2.17; TcpExtTCPAbortOnClose); otherwise the connection
+   * finishes its FIN handshake on its own (an orphan).
+   */
+  close(): void {
+    this.orphan = true;
+    const unread = (this.events?.unreadBytes() ?? 0) > 0 || this.ofo.bytes > 0;
+    this.events = null;
+    if (this.state === TcpState.Close) return;
+    if (this.state === TcpState.SynSent || this.state === TcpState.Listen) {
+      this.destroy();
+      return;
+    }
+    if (unread && this.state !== TcpState.TimeWait) {
+      this.proto.net.tcp.TcpExtTCPAbortOnClose++;
+      this.abort();
+      return;
+    }
+    this.shutdownWrite();
+    if (this.state === TcpState.FinWait2) this.proto.net.rt.timers.arm(this.waitTimer, this.now + this.proto.config.finTimeoutMs);
+  }
+
+  /** ABORT (RFC 9293 §3.10.5): RST to the peer and gone. */
+  abort(): void {
+    const s = this.state;
+    if (s === TcpState.Established || s === TcpState.CloseWait || s === TcpState.FinWait1 || s === TcpState.FinWait2 || s === TcpState.SynRecv) {
+      this.sendRst();
+      if (s === TcpState.Established || s === TcpState.CloseWait) this.proto.net.tcp.TcpEstabResets++;
+    }
+    this.destroy();
+  }
+
+  /** Called when the application consumed received data: open the window if it grew enough. */
+  windowUpdate(): void {
+    if (this.state !== TcpState.Established && this.state !== TcpState.FinWait1 && this.state !== TcpState.FinWait2) return;
+    const advertised = Math.max(0, seqDiff(seqAdd(this.rcvWup, this.rcvWnd), this.rcvNxt));
+    const free = this.rcvBufSize - (this.events?.unreadBytes() ?? 0) - this.ofo.bytes;
+    // Linux tcp_cleanup_rbuf: ACK when the window can at least double, or opens from below one MSS.
+    if (free - advertised >= Math.min(this.rcvBufSize / 2, 2 * this.advMss) && (advertised < this.advMss || free >= 2 * advertised)) this.sendAck();
+  }
+
+  /** Initial congestion window (RFC 6928) once the MSS is known. */
+  initCwnd(): void {
+    this.cwnd = INITIAL_WINDOW_SEGMENTS * this.mss;
+  }
+
+  /** Applies a received SACK block list to the scoreboard (RFC 2018). */
+  updateScoreboard(o: TcpOptions): void {
+    for (let i = 0; i < o.sackCount; i++) {
+      let l = o.sackBlocks[2 * i]!;
+      let r = o.sackBlocks[2 * i + 1]!;
+      // Ignore D-SACKs (below SND.UNA) and blocks beyond what was sent.
+      if (!seqGt(r, this.sndUna)) {
+        this.proto.net.tcp.TcpExtTCPDSACKRecv++;
+        continue;
+      }
+      if (seqGt(r, this.sndMax) || !seqLt(l, r)) continue;
+      if (seqLt(l, this.sndUna)) l = this.sndUna;
+      // Merge into the sorted list.
+      const out: number[] = [];
+      let placed = false;
+      for (let j = 0; j < this.sacked.length; j += 2) {
+        const a = this.sacked[j]!;
+        const b = this.sacked[j + 1]!;
+        if (seqLt(b, l)) out.push(a, b);
+        else if (seqGt(a, r)) {
+          if (!placed) {
+            out.push(l, r);
+            placed = true;
+          }
+          out.push(a, b);
+        } else {
+          if (seqLt(a, l)) l = a;
+          if (seqGt(b, r)) r = b;
+        }
+      }
+      if (!placed) out.push(l, r);
+      this.sacked = out;
+    }
+  }
+
+  /** Drops scoreboard entries at or below SND.UNA. */
+  trimScoreboard(): void {
+    while (this.sacked.length && !seqGt(this.sacked[1]!, this.sndUna)) this.sacked.splice(0, 2);
+    if (this.sacked.length && seqLt(this.sacked[0]!, this.sndUna)) this.sacked[0] = this.sndUna;
+  }
+}
+
+/** The window scale that lets a window cover `rcvBuf` bytes (RFC 7323 §2.3), capped at 14. */
+export function wscaleFor(rcvBuf: number): number {
+  let s = 0;
+  while (s < TCP_MAX_WSCALE && 65535 << s < rcvBuf) s++;
+  return s;
+}
+
+/** True while SND.NXT is past our FIN (an RTO moves SND.NXT back before it). */
+function finWasSent(ep: TcpEndpoint): boolean {
+  return ep.finSeq >= 0 && seqGt(ep.sndNxt, ep.finSeq);
+}

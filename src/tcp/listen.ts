@@ -1,0 +1,67 @@
+// listen: a listening socket and its two queues, as the seeds draw them
+// (Linux inet_connection_sock, request_sock_queue):
+//
+//   SYN ──▶ SYN queue (request socks in SYN-RECV, ≤ backlog) ── SYN-ACK ──▶
+//   ACK ──▶ the request becomes a connection ──▶ accept queue (≤ backlog)
+//           ──▶ the server's accept() (the 'connection' event)
+//
+// SYN queue full: answer with a SYN cookie (RFC 4987 §3.6) instead of keeping
+// state, so a SYN flood does not lock real clients out. Accept queue full:
+// drop the SYN, or the final ACK (the request stays and its SYN-ACK is
+// retransmitted), counting TcpExtListenOverflows and TcpExtListenDrops.
+
+import { Timer } from '../core/timers.js';
+import type { TcpEndpoint } from './endpoint.js';
+
+/** A connection in SYN-RECV, before it is worth a whole endpoint (request_sock). */
+export class RequestSock {
+  iss = 0;
+  irs = 0;
+  /** The peer's offered options. */
+  mss = 536;
+  wscale = -1;
+  sackOk = false;
+  tsOk = false;
+  tsRecent = 0;
+  retries = 0;
+  readonly timer: Timer;
+
+  constructor(
+    readonly listener: Listener,
+    readonly key: string,
+    readonly laddr: number,
+    readonly lport: number,
+    readonly raddr: number,
+    readonly rport: number,
+    onTimer: (r: RequestSock) => void,
+  ) {
+    this.timer = new Timer(() => onTimer(this));
+  }
+}
+
+export class Listener {
+  readonly synQueue = new Map<string, RequestSock>();
+  readonly acceptQueue: TcpEndpoint[] = [];
+  /** Told when the accept queue gains a connection. */
+  onAcceptable: (() => void) | null = null;
+  closed = false;
+
+  constructor(
+    readonly laddr: number,
+    readonly port: number,
+    public backlog: number,
+  ) {}
+
+  get acceptQueueFull(): boolean {
+    return this.acceptQueue.length >= this.backlog;
+  }
+
+  get synQueueFull(): boolean {
+    return this.synQueue.size >= this.backlog;
+  }
+
+  /** accept(): the oldest established connection, or null. */
+  accept(): TcpEndpoint | null {
+    return this.acceptQueue.shift() ?? null;
+  }
+}
