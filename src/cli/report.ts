@@ -5,10 +5,11 @@
 import { counterRows, nonZeroRows } from '../core/counters.js';
 import type { NetDevice } from '../nic/device.js';
 import type { Stack } from '../stack.js';
-import { macToString } from '../wire/address.js';
+import { ipv4ToString, macToString } from '../wire/address.js';
+import { STATE_NAMES } from '../tcp/state.js';
 
-export type ReportView = 'all' | 'link' | 'nic' | 'snmp' | 'softnet' | 'neigh' | 'route' | 'drops';
-export const REPORT_VIEWS: ReportView[] = ['all', 'link', 'nic', 'snmp', 'softnet', 'neigh', 'route', 'drops'];
+export type ReportView = 'tcp' | 'sockets' | 'all' | 'link' | 'nic' | 'snmp' | 'softnet' | 'neigh' | 'route' | 'drops' | 'rules';
+export const REPORT_VIEWS: ReportView[] = ['all', 'link', 'nic', 'snmp', 'tcp', 'sockets', 'softnet', 'neigh', 'route', 'drops', 'rules'];
 
 function pad(rows: string[][]): string {
   const widths: number[] = [];
@@ -62,9 +63,47 @@ export function report(stack: Stack, view: ReportView): string {
     parts.push(`#ip neigh\n${rows.length ? pad(rows) : '(empty)'}`);
   }
   if (want('route')) parts.push(`#ip route show table all\n${stack.fib.show().join('\n')}`);
+  // `iptables -L -v -n -x --line-numbers`: the netfilter chains with their counters.
+  if (want('rules')) parts.push(`#netfilter rules\n${stack.netfilter.listing()}`);
+  if (want('tcp')) {
+    const rows = nonZeroRows(stack.net.tcp).map(([k, v]) => [k, `${v}`]);
+    parts.push(`#nstat Tcp (non-zero counters)\n${rows.length ? pad(rows) : '(none)'}`);
+  }
+  if (want('sockets')) parts.push(`#ss -tanoi\n${socketTable(stack)}`);
   if (want('drops')) {
     const rows = stack.drops().sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, `${v}`]);
     parts.push(`#drops by reason\n${rows.length ? pad(rows) : '(none)'}`);
   }
   return parts.join('\n\n') + '\n';
+}
+
+/** The TCP socket table as `ss -tanoi` prints it: state, queues, addresses, timers and TCP internals. */
+export function socketTable(stack: Stack): string {
+  const rows: string[][] = [['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Info']];
+  for (const l of stack.tcp.listenerTable()) {
+    rows.push(['LISTEN', `${l.acceptQueue.length}`, `${l.backlog}`, `${ipv4ToString(l.laddr)}:${l.port}`, '0.0.0.0:*', `synq ${l.synQueue.size}`]);
+  }
+  for (const ep of stack.tcp.socketTable()) {
+    const info = [
+      ep.cc.name,
+      ep.wscaleOk ? `wscale:${ep.sndWscale},${ep.rcvWscale}` : '',
+      `rto:${Math.round(ep.rtt.rto)}`,
+      ep.rtt.srtt ? `rtt:${ep.rtt.srtt.toFixed(3)}/${ep.rtt.rttvar.toFixed(3)}` : '',
+      `mss:${ep.mss}`,
+      `cwnd:${Math.round(ep.cwnd / ep.mss)}`,
+      ep.ssthresh < 0x7fffffff ? `ssthresh:${Math.round(ep.ssthresh / ep.mss)}` : '',
+      `snd_wnd:${ep.sndWnd}`,
+      ep.retransmits ? `retrans:0/${ep.retransmits}` : '',
+      ep.inRecovery ? 'recovery' : '',
+    ].filter(Boolean).join(' ');
+    rows.push([
+      STATE_NAMES[ep.state] ?? String(ep.state),
+      `${(ep.events?.unreadBytes() ?? 0) + ep.ofo.bytes}`,
+      `${ep.sendBuf.length}`,
+      `${ipv4ToString(ep.laddr)}:${ep.lport}`,
+      `${ipv4ToString(ep.raddr)}:${ep.rport}`,
+      info,
+    ]);
+  }
+  return pad(rows);
 }

@@ -96,7 +96,7 @@ export class TcpEndpoint {
   softError: string | null = null;
   tsRecent = 0;
   tsRecentStamp = 0;
-  /** Per-connection random offset of our TSval clock (Linux since 4.10). */
+  /** Offset of our TSval clock, a keyed hash of the addresses (set by TcpProto; Linux since 4.10). */
   tsOffset = 0;
   lastAckSent = 0;
 
@@ -167,7 +167,6 @@ export class TcpEndpoint {
     this.persistTimer = new Timer(() => this.onPersist());
     this.keepaliveTimer = new Timer(() => this.onKeepalive());
     this.waitTimer = new Timer(() => this.onWaitTimer());
-    this.tsOffset = proto.net.rt.random.u32();
   }
 
   get now(): number {

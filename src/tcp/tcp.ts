@@ -180,6 +180,7 @@ export class TcpProto {
     ep.advMss = mtu - 40;
     ep.mss = Math.min(536, ep.advMss);
     ep.iss = this.isn(ep.laddr, ep.lport, raddr, rport);
+    ep.tsOffset = this.tsOffset(ep.laddr, raddr);
     ep.sndUna = ep.iss;
     ep.sndNxt = ep.iss;
     ep.sndMax = ep.iss;
@@ -393,6 +394,7 @@ export class TcpProto {
     ep.rport = r.rport;
     ep.iss = r.iss;
     ep.irs = r.irs;
+    ep.tsOffset = this.tsOffset(r.laddr, r.raddr);
     ep.sndUna = seqAdd(r.iss, 1);
     ep.sndNxt = ep.sndUna;
     ep.sndMax = ep.sndUna;
@@ -440,6 +442,7 @@ export class TcpProto {
     ep.rcvNxt = seqAdd(r.irs, 1);
     ep.rcvWup = ep.rcvNxt;
     ep.tsRecent = r.tsRecent;
+    ep.tsOffset = this.tsOffset(r.laddr, r.raddr);
     const rt = this.ip.route(r.raddr);
     ep.advMss = (rt ? (rt.type === 'local' ? (this.ip.loopback?.mtu ?? 65536) : rt.dev.mtu) : 1500) - 40;
     ep.xmit(TCP_SYN | TCP_ACK, r.iss, 0, 0, { mss: ep.advMss, wscale: r.wscale >= 0 ? ep.rcvWscale : -1, sackOk: r.sackOk, tsOk: r.tsOk });
@@ -518,6 +521,15 @@ export class TcpProto {
   }
 
   // ------------------------------------------------------------ ISN, RST, limits
+
+  /**
+   * The TSval offset of a connection (Linux secure_tcp_ts_off): a keyed hash
+   * of the addresses, so every segment of a connection — the SYN-ACK built
+   * before the endpoint exists included — uses the same clock.
+   */
+  tsOffset(laddr: number, raddr: number): number {
+    return this.cookieHash(laddr, 0, raddr, 0, 0, 3);
+  }
 
   /** RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. */
   isn(laddr: number, lport: number, raddr: number, rport: number): number {
