@@ -2,7 +2,9 @@
 // touched. A wrong flag or value is a UsageError with a sentence that names
 // the flag and what it accepts; main prints it and exits 2.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseRule, parseRulesJson, type NfRuleSpec } from '../ipv4/netfilterRules.js';
 import { parseCidr, parseIpv4, parseMac } from '../wire/address.js';
 import { isValidRingSize } from '../nic/ringLayout.js';
 import { validateFaults, type FaultConfig } from '../nic/faults.js';
@@ -31,6 +33,12 @@ export interface UpConfig {
   faults: FaultConfig;
   quiet: boolean;
   control: boolean;
+  /** Netfilter rules, appended at start: those of --rules FILE first, then each --rule. */
+  rules: NfRuleSpec[];
+  udpEchoPort: number | null; // null: no UDP echo service
+  /** TCP services: port, or null when turned off. */
+  tcpServices: { http: number | null; echo: number | null; discard: number | null; chargen: number | null };
+  congestion: 'cubic' | 'reno';
 }
 
 export const UP_HELP = `Usage: ustack up [options]
@@ -60,6 +68,33 @@ The NIC model:
   --budget N          NET_RX softirq budget per round (default: 300; netdev_budget)
   --weight N          NAPI poll weight (default: 64; dev_weight)
   --backlog N         backlog limit (default: 1000; netdev_max_backlog)
+
+Services:
+  --udp-echo-port N   port of the UDP echo service, RFC 862 (default: 7)
+  --no-udp-echo       do not run the UDP echo service
+  --http-port N       port of the HTTP service (default: 80): GET /, GET /bytes/N,
+                      POST /sha256
+  --echo-port N       TCP echo, RFC 862 (default: 7)
+  --discard-port N    TCP discard, RFC 863 (default: 9)
+  --chargen-port N    TCP chargen, RFC 864 (default: 19)
+  --no-http, --no-echo, --no-discard, --no-chargen
+                      do not run that service
+  --congestion ALG    TCP congestion control: cubic or reno (default: cubic)
+
+Firewall (netfilter hooks PREROUTING, INPUT, OUTPUT, POSTROUTING; policy ACCEPT):
+  --rule 'RULE'       append a rule (repeatable), iptables-like with the chain first:
+                        'INPUT -p icmp --icmp-type echo-request -j DROP'
+                        'INPUT -p tcp --dport 81 -j REJECT --reject-with tcp-reset'
+                      matches: -p icmp|tcp|udp|N  -s/-d A.B.C.D[/LEN]  -i/-o IFACE[+]
+                        --sport/--dport N[:M]  --icmp-type NAME|T[/C]  --syn
+                        --tcp-flags MASK COMP (e.g. SYN,ACK SYN)
+                      targets: -j ACCEPT|DROP|REJECT; --reject-with icmp-net-unreachable,
+                        icmp-host-unreachable, icmp-port-unreachable (default),
+                        icmp-proto-unreachable, icmp-admin-prohibited, tcp-reset
+  --rules FILE        rules from a JSON array of objects {chain, protocol, source,
+                      destination, sport, dport, icmpType, tcpFlags, in, out, target,
+                      rejectWith}, appended before the --rule ones.
+                      Counters while it runs: ustack stats rules
 
 Capture:
   --pcap FILE         write every frame of the TAP, both directions, to FILE
@@ -130,6 +165,19 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
         delay: { type: 'string' },
         quiet: { type: 'boolean' },
         'no-control': { type: 'boolean' },
+        rule: { type: 'string', multiple: true },
+        rules: { type: 'string' },
+        'udp-echo-port': { type: 'string' },
+        'http-port': { type: 'string' },
+        'no-http': { type: 'boolean' },
+        'echo-port': { type: 'string' },
+        'no-echo': { type: 'boolean' },
+        'discard-port': { type: 'string' },
+        'no-discard': { type: 'boolean' },
+        'chargen-port': { type: 'string' },
+        'no-chargen': { type: 'boolean' },
+        congestion: { type: 'string' },
+        'no-udp-echo': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -187,6 +235,42 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
   const bad = validateFaults(faults);
   if (bad) throw new UsageError(`fault injection: ${bad}`);
 
+  if (v['no-udp-echo'] && v['udp-echo-port'] !== undefined) throw new UsageError('--udp-echo-port and --no-udp-echo cannot be used together');
+  const udpEchoPort = v['no-udp-echo'] ? null : int('udp-echo-port', v['udp-echo-port'], 7, 1, 65535);
+
+  const service = (name: 'http' | 'echo' | 'discard' | 'chargen', dflt: number): number | null => {
+    const port = v[`${name}-port`];
+    if (v[`no-${name}`] && port !== undefined) throw new UsageError(`--${name}-port and --no-${name} cannot be used together`);
+    return v[`no-${name}`] ? null : int(`${name}-port`, port, dflt, 1, 65535);
+  };
+  const tcpServices = { http: service('http', 80), echo: service('echo', 7), discard: service('discard', 9), chargen: service('chargen', 19) };
+  const taken = new Map<number, string>();
+  for (const [name, port] of Object.entries(tcpServices)) {
+    if (port === null) continue;
+    if (taken.has(port)) throw new UsageError(`--${name}-port ${port} is also the port of ${taken.get(port)}`);
+    taken.set(port, name);
+  }
+  const congestion = v.congestion ?? 'cubic';
+  if (congestion !== 'cubic' && congestion !== 'reno') throw new UsageError(`--congestion must be cubic or reno, got '${congestion}'`);
+
+  const rules: NfRuleSpec[] = [];
+  if (v.rules !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(v.rules, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--rules ${v.rules}: cannot read the file: ${(e as Error).message}`);
+    }
+    const r = parseRulesJson(text);
+    if (!r.ok) throw new UsageError(`--rules ${v.rules}: ${r.error}`);
+    rules.push(...r.rules);
+  }
+  for (const text of v.rule ?? []) {
+    const r = parseRule(text);
+    if (!r.ok) throw new UsageError(`--rule '${text}': ${r.error}`);
+    rules.push(r.rule);
+  }
+
   return {
     netns,
     tap,
@@ -206,5 +290,9 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
     faults,
     quiet: !!v.quiet,
     control: !v['no-control'],
+    rules,
+    udpEchoPort,
+    tcpServices,
+    congestion,
   };
 }

@@ -7,9 +7,13 @@ import { createCaptureWriter, type CaptureWriter } from '../capture/writer.js';
 import type { NetDevice } from '../nic/device.js';
 import { tapDriver } from '../nic/tapNic.js';
 import { Stack } from '../stack.js';
+import { startUdpEcho } from '../services/udpEcho.js';
+import { startChargen, startDiscard, startEcho, startHttp } from '../services/tcpServices.js';
+import { DEFAULT_TCP_CONFIG } from '../tcp/tcp.js';
 import { macToString, parseMac } from '../wire/address.js';
 import type { UpConfig } from './args.js';
-import { closeControl, serveControl } from './control.js';
+import { CaptureTap } from './captureTap.js';
+import { checkControlFree, closeControl, serveControl } from './control.js';
 import { configureHostSide, netnsAdd, netnsDelete, netnsExists } from './netns.js';
 import { RealRuntime } from './realRuntime.js';
 import { report } from './report.js';
@@ -43,6 +47,8 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
     }
     cleanups.length = 0;
   };
+  const name = cfg.netns ?? cfg.tap;
+  if (cfg.control) await checkControlFree(name);
   try {
     if (cfg.netns !== null && !netnsExists(cfg.netns)) {
       netnsAdd(cfg.netns);
@@ -52,15 +58,32 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
 
     const rt = new RealRuntime();
     cleanups.push(() => rt.stop());
-    const stack = new Stack({ runtime: rt, softnet: { budget: cfg.budget, weight: cfg.weight, maxBacklog: cfg.backlog } });
+    const stack = new Stack({ runtime: rt, softnet: { budget: cfg.budget, weight: cfg.weight, maxBacklog: cfg.backlog }, tcp: { defaults: { ...DEFAULT_TCP_CONFIG.defaults, congestion: cfg.congestion } } });
     const mac = cfg.mac ? parseMac(cfg.mac)! : randomMac();
     const faults = Object.values(cfg.faults).some((v) => v !== undefined) ? cfg.faults : undefined;
 
+    // The firewall is in place before the interface exists: no frame gets past it unfiltered.
+    for (const r of cfg.rules) stack.netfilter.append(r);
+
     let capture: CaptureWriter | null = null;
+    let captureTap: CaptureTap | null = null;
     if (cfg.pcap) {
       capture = createCaptureWriter(cfg.pcap, { format: cfg.pcapFormat, ifName: cfg.tap });
       const cap = capture;
       cleanups.push(() => cap.close());
+      // The packet tap sees frames before anything can drop them (AF_PACKET).
+      // It is added before the interface, which announces its address (a
+      // gratuitous ARP) as it comes up: the capture must hold that frame too.
+      // pcapng: received frames the stack drops carry the reason as a comment (captureTap.ts).
+      captureTap = new CaptureTap(cap, {
+        ifName: cfg.tap,
+        clock: rt.clock,
+        annotate: cfg.pcapFormat === 'pcapng' ? { net: stack.net, netfilter: stack.netfilter } : undefined,
+      });
+      stack.addTap(captureTap.tap);
+      const flusher = setInterval(() => void cap.flush().catch(() => {}), 1000);
+      flusher.unref();
+      cleanups.push(() => clearInterval(flusher));
     }
 
     const dev = stack.addInterface({
@@ -73,26 +96,25 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
       driver: tapDriver({ name: cfg.tap, netns: cfg.netns ?? undefined, rxSlots: cfg.rxRing, txSlots: cfg.txRing, rxFaults: faults, txFaults: faults }),
     });
     cleanups.push(() => stack.close());
-
-    if (capture) {
-      const cap = capture;
-      // The packet tap sees frames before anything can drop them (AF_PACKET).
-      stack.addTap((d, frame, off, len, dir) => {
-        if (d !== dev) return;
-        const ms = rt.clock.now();
-        const sec = Math.floor(ms / 1000);
-        cap.record(frame, off, len, sec, Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6)), dir);
-      });
-      const flusher = setInterval(() => void cap.flush().catch(() => {}), 1000);
-      flusher.unref();
-      cleanups.push(() => clearInterval(flusher));
+    if (captureTap) {
+      const detach = captureTap.attach(dev);
+      cleanups.push(detach);
     }
 
     if (cfg.hostAddr) configureHostSide(cfg.netns, cfg.tap, cfg.hostAddr);
 
-    const name = cfg.netns ?? cfg.tap;
+    if (cfg.udpEchoPort !== null) {
+      const echo = await startUdpEcho(stack, { port: cfg.udpEchoPort });
+      cleanups.push(() => echo.close());
+    }
+    const svc = cfg.tcpServices;
+    if (svc.http !== null) startHttp(stack, svc.http, () => report(stack, 'all'));
+    if (svc.echo !== null) startEcho(stack, svc.echo);
+    if (svc.discard !== null) startDiscard(stack, svc.discard);
+    if (svc.chargen !== null) startChargen(stack, svc.chargen);
+
     if (cfg.control) {
-      const server = serveControl(name, (view) => report(stack, view));
+      const server = await serveControl(name, (view) => report(stack, view));
       cleanups.push(() => closeControl(server, name));
     }
 
@@ -105,6 +127,7 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
         `  rings: rx ${cfg.rxRing} tx ${cfg.txRing}, mtu ${cfg.mtu}` + (cfg.pcap ? `, capture: ${cfg.pcap}` : '') + (faults ? `, faults: ${JSON.stringify(faults)}` : ''),
         `  try:      ${exec}ping ${stackIp}`,
         `            ${exec}arping -c 3 -I ${cfg.tap} ${stackIp}`,
+        cfg.udpEchoPort !== null ? `            ${exec}socat - UDP:${stackIp}:${cfg.udpEchoPort}   (UDP echo, RFC 862)` : '',
         cfg.control ? `  counters: ustack stats${cfg.netns && cfg.netns !== 'ustack' ? ` --name ${cfg.netns}` : cfg.netns ? '' : ` --name ${cfg.tap}`}` : '',
         '  stop:     Ctrl-C',
       ]

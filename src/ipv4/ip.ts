@@ -1,10 +1,13 @@
 // ip: IPv4 input and output (Linux net/ipv4/ip_input.c, ip_output.c).
 //
 //   ipRcv ─ validate (each failure its own counter) ─ trim link padding
+//         ─ PREROUTING hook
 //         ─ route input: local? broadcast? else not for us (no forwarding)
-//         ─ ipLocalDeliver ─ defrag ─ protocol handler (ICMP | UDP | TCP)
-//   output ─ route ─ source address ─ IPv4 header ─ fragment if > MTU
+//         ─ ipLocalDeliver ─ defrag ─ INPUT hook ─ protocol handler (ICMP | UDP | TCP)
+//   output ─ route ─ source address ─ IPv4 header ─ OUTPUT hook ─ POSTROUTING hook
+//         ─ fragment if > MTU
 //         ─ finishOutput: neighbour (ARP) → Ethernet → device queue
+//   (hooks: netfilter.ts; an empty chain costs one `active` check)
 
 import type { Net } from '../core/net.js';
 import { MAX_HEADER, PktType, type PacketBuffer } from '../core/packetBuffer.js';
@@ -26,6 +29,7 @@ import {
   type Ipv4Repr,
 } from '../wire/ipv4.js';
 import { ipFragment } from './fragment.js';
+import { Netfilter, NF_INPUT, NF_OUTPUT, NF_POSTROUTING, NF_PREROUTING } from './netfilter.js';
 import { IpReassembly } from './reassembly.js';
 import type { Fib, Route } from './route.js';
 
@@ -46,8 +50,8 @@ export interface IpSendOptions {
   dontFrag?: boolean;
 }
 
-/** Why a send failed, as the errno a socket would see. */
-export type IpSendError = 'EHOSTUNREACH' | 'ENETUNREACH' | 'EMSGSIZE' | null;
+/** Why a send failed, as the errno a socket would see (EPERM: a netfilter hook dropped it, as Linux's nf_hook). */
+export type IpSendError = 'EHOSTUNREACH' | 'ENETUNREACH' | 'EMSGSIZE' | 'EPERM' | null;
 
 export class Ipv4 {
   private readonly protocols: Array<IpProtocolHandler | undefined> = new Array(256);
@@ -58,6 +62,8 @@ export class Ipv4 {
   };
   private ident: number;
   readonly reasm: IpReassembly;
+  /** The netfilter hooks (PREROUTING, INPUT, OUTPUT, POSTROUTING) and their rules. */
+  readonly netfilter: Netfilter;
   /** The loopback device: output to a local address goes through it, never the NIC. */
   loopback: NetDevice | null = null;
   /** Sends an ICMP error about `pb` (set by the ICMP layer, which sits above). */
@@ -71,6 +77,7 @@ export class Ipv4 {
   ) {
     this.ident = net.rt.random.u32() & 0xffff;
     this.reasm = new IpReassembly(net);
+    this.netfilter = new Netfilter(net, this);
   }
 
   /** inet_add_protocol. */
@@ -83,7 +90,12 @@ export class Ipv4 {
     const snmp = this.net.snmp;
     snmp.IpInReceives++;
     const ip = this.view.wrap(pb.buf, pb.head, pb.len);
-    const err = ip.check();
+    let err = ip.check();
+    // Linux (ip_rcv_core) verifies the header checksum before the total length:
+    // a datagram whose length field was damaged is a checksum error, not a truncated one.
+    if ((err === 'truncated' || err === 'total-length') && pb.len >= IPV4_HEADER_LEN && pb.len >= ip.headerLen && !ip.verifyChecksum()) {
+      err = 'checksum';
+    }
     if (err !== null) {
       if (err === 'checksum') {
         snmp.IpExtInCsumErrors++;
@@ -102,6 +114,10 @@ export class Ipv4 {
     pb.networkHeader = pb.head;
     const src = (pb.saddr = ip.src);
     const dst = (pb.daddr = ip.dst);
+
+    // NF_INET_PRE_ROUTING: after the header checks, before routing (ip_rcv → NF_HOOK → ip_rcv_finish).
+    const nf = this.netfilter;
+    if (nf.chains[NF_PREROUTING]!.active && !nf.hook(NF_PREROUTING, pb, dev, null)) return;
 
     // Martian sources (RFC 1122 §3.2.1.3): never a valid sender on the wire.
     if (isMulticastIpv4(src) || isLimitedBroadcast(src) || isReservedClassE(src) ||
@@ -127,16 +143,23 @@ export class Ipv4 {
       this.net.drop(pb, isMulticastIpv4(dst) ? 'ip-invalid-dest' : 'ip-not-for-us');
       return;
     }
-    this.localDeliver(pb);
+    this.localDeliver(pb, dev);
   };
 
   /** ip_local_deliver: reassemble, then hand to the transport. */
-  private localDeliver(pb: PacketBuffer): void {
+  private localDeliver(pb: PacketBuffer, dev: NetDevice): void {
     let ip = this.view.wrap(pb.buf, pb.head, pb.len);
     if (isFragment(ip)) {
       const whole = this.reasm.defrag(pb);
       if (!whole) return;
       pb = whole;
+      ip = this.view.wrap(pb.buf, pb.head, pb.len);
+    }
+    // NF_INET_LOCAL_IN: on the whole datagram (ip_local_deliver → NF_HOOK → ip_local_deliver_finish).
+    // A REJECT sends from inside the hook and reuses this.view: wrap it again after.
+    const nf = this.netfilter;
+    if (nf.chains[NF_INPUT]!.active) {
+      if (!nf.hook(NF_INPUT, pb, dev, null)) return;
       ip = this.view.wrap(pb.buf, pb.head, pb.len);
     }
     const protocol = ip.protocol;
@@ -166,6 +189,13 @@ export class Ipv4 {
    */
   output(pb: PacketBuffer, o: IpSendOptions): IpSendError {
     const snmp = this.net.snmp;
+    // The total length field has 16 bits: a bigger datagram cannot be sent,
+    // fragmented or not (Linux ip_append_data's EMSGSIZE). Cut into fragments
+    // anyway it would be a "ping of death" for the receiver.
+    if (pb.len > 0xffff - IPV4_HEADER_LEN) {
+      this.net.drop(pb, 'pkt-too-big');
+      return 'EMSGSIZE';
+    }
     snmp.IpOutRequests++;
     const rt = this.fib.lookup(o.daddr);
     if (!rt && !isLimitedBroadcast(o.daddr)) {
@@ -200,8 +230,14 @@ export class Ipv4 {
     pb.nexthop = rt && rt.gateway ? rt.gateway : o.daddr;
     const broadcast = isLimitedBroadcast(o.daddr) || rt?.type === 'broadcast';
     if (broadcast) snmp.IpExtOutBcastPkts++;
+    // NF_INET_LOCAL_OUT (__ip_local_out), then NF_INET_POST_ROUTING (ip_output), before
+    // fragmentation. A drop there is EPERM to the sender, as Linux's nf_hook returns.
+    const dontFrag = r.dontFrag; // a REJECT in a hook sends, reusing this.repr
+    const nf = this.netfilter;
+    if (nf.chains[NF_OUTPUT]!.active && !nf.hook(NF_OUTPUT, pb, null, dev)) return 'EPERM';
+    if (nf.chains[NF_POSTROUTING]!.active && !nf.hook(NF_POSTROUTING, pb, null, dev)) return 'EPERM';
     if (pb.len > dev.mtu) {
-      if (r.dontFrag) {
+      if (dontFrag) {
         snmp.IpFragFails++;
         this.net.drop(pb, 'ip-frag-needed');
         return 'EMSGSIZE';
