@@ -16,6 +16,7 @@ export type DropReason =
   | 'mac-multicast'
   | 'unhandled-protocol'
   | 'pkt-too-small'
+  | 'pkt-too-big'
   | 'ip-csum'
   | 'ip-inhdr'
   | 'ip-truncated'

@@ -50,6 +50,8 @@ export class Softnet {
   readonly weight: number;
   maxBacklog: number;
   private pollList: NapiStruct[] = [];
+  /** An empty list swapped in as pollList while a round runs (no allocation per round). */
+  private spareList: NapiStruct[] = [];
   private softirqPending = false;
   /** Callbacks run at the end of every round: TX doorbells rung once per batch. */
   private roundEnd: Array<() => void> = [];
@@ -100,22 +102,27 @@ export class Softnet {
     const deadline = this.rt.clock.now() + this.budgetMs;
     let budget = this.budget;
     // Only the NAPIs on the list when the round starts are polled in it; one that
-    // is re-scheduled during the round (IRQ raised meanwhile) waits for the next.
-    let n = this.pollList.length;
-    while (n-- > 0 && this.pollList.length > 0) {
-      const napi = this.pollList.shift()!;
+    // is re-scheduled during the round (IRQ raised meanwhile) lands on the fresh
+    // pollList and waits for the next. (Counting entries instead let a round
+    // end early, budget left, once two devices had re-queued each other.)
+    const list = this.pollList;
+    this.pollList = this.spareList;
+    while (list.length > 0) {
+      const napi = list.shift()!;
       const weight = Math.min(napi.weight, budget);
       const work = napi.poll(weight);
       napi.polls++;
       budget -= work;
       this.stats.processed += work;
-      if (napi.scheduled && work >= weight) {
-        // Used its whole share: there is more, back to the tail.
-        this.pollList.push(napi);
-        n = Math.max(n, 1);
-      }
+      // Used its whole share: there is more, back to the tail of this round.
+      if (napi.scheduled && work >= weight) list.push(napi);
       if (budget <= 0 || this.rt.clock.now() >= deadline) break;
     }
+    // What this round left goes first, then what was scheduled during it.
+    for (const napi of this.pollList) list.push(napi);
+    this.pollList.length = 0;
+    this.spareList = this.pollList;
+    this.pollList = list;
     for (const cb of this.roundEnd) cb();
     if (this.pollList.length > 0) {
       if (budget <= 0 || this.rt.clock.now() >= deadline) this.stats.timeSqueeze++;

@@ -7,9 +7,10 @@
 //
 //   tick = floor(expires / TICK_MS)        slot = tick & (SLOTS - 1)
 //
-// The wheel keeps `nextTick`, the first tick not yet processed. A timer
-// armed for a tick already processed goes into nextTick's slot, so it fires
-// on the next run and is never lost.
+// The wheel keeps `nextTick`, the first tick not yet wholly processed: the
+// tick of the last run, which stays open because deadlines are fractional. A
+// timer armed for a tick already processed goes into nextTick's slot, so it
+// fires on the next run and is never lost.
 
 export const TICK_MS = 1;
 const SLOTS = 4096;
@@ -82,29 +83,47 @@ export class TimerWheel {
     this.count--;
   }
 
-  /** Fires every timer whose deadline is ≤ now, in tick order. */
+  /** Fires every timer whose deadline is ≤ now, in deadline order within one revolution. */
   run(now: number): void {
     const lastTick = Math.floor(now / TICK_MS);
-    if (lastTick < this.nextTick) return;
+    if (lastTick < this.nextTick) return; // the clock went backwards
     // Beyond one revolution every slot is visited once; each is scanned for due timers.
     const span = Math.min(lastTick - this.nextTick + 1, SLOTS);
     const first = this.nextTick;
-    this.nextTick = lastTick + 1;
+    // The current tick stays open: deadlines are fractional, so a timer later
+    // in this tick (or armed for it, or for the past, from now on — those go
+    // to nextTick's slot) is still to fire, and the next run scans it again.
+    // Closing it here left such a timer a whole revolution late, and made
+    // VirtualRuntime.advance spin on a nextExpiry() that run() never fired.
+    this.nextTick = lastTick;
     this.announced = Infinity;
     for (let i = 0; i < span && this.count > 0; i++) {
-      const slot = (first + i) & MASK;
-      // Fire one due timer at a time and rescan: a callback may cancel or
-      // re-arm any timer, including the ones beside it in this slot.
-      for (let t = this.firstDue(slot, now); t; t = this.firstDue(slot, now)) {
-        this.unlink(t);
-        t.callback(now);
-      }
+      this.fireDue((first + i) & MASK, now);
     }
   }
 
+  /**
+   * Fires the due timers of one slot, one at a time and rescanning: a
+   * callback may cancel or re-arm any timer, including the ones beside it.
+   */
+  private fireDue(slot: number, now: number): void {
+    for (let t = this.firstDue(slot, now); t; t = this.firstDue(slot, now)) {
+      this.unlink(t);
+      t.callback(now);
+    }
+  }
+
+  /**
+   * The due timer of `slot` with the earliest deadline; of equal deadlines
+   * the one armed first (the list is newest first, hence `<=`), so timers
+   * sharing a tick fire in deadline order, then in the order they were armed.
+   */
   private firstDue(slot: number, now: number): Timer | null {
-    for (let t = this.heads[slot] ?? null; t; t = t.next) if (t.expires <= now) return t;
-    return null;
+    let best: Timer | null = null;
+    for (let t = this.heads[slot] ?? null; t; t = t.next) {
+      if (t.expires <= now && (best === null || t.expires <= best.expires)) best = t;
+    }
+    return best;
   }
 
   /** The earliest deadline of any pending timer, or null. Exact, O(slots) at worst. */

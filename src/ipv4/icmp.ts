@@ -86,7 +86,7 @@ export class Icmp {
     this.tokensAt = net.now();
     ip.addProtocol(IPPROTO_ICMP, this.rcv);
     ip.icmpError = (pb, type, code, info) => this.send(pb, type, code, info ?? 0);
-    ip.reasm.onTimeout = (first) => this.send(first, ICMP_TIME_EXCEEDED, 1, 0, true);
+    ip.reasm.onTimeout = (first) => this.send(first, ICMP_TIME_EXCEEDED, 1, 0);
   }
 
   /** Registers the handler of ICMP errors about datagrams of `protocol` (err_handler). */
@@ -216,7 +216,7 @@ export class Icmp {
    * icmp_send: an error of `type`/`code` about the datagram in `orig`
    * (orig.networkHeader at its IP header). `orig` is not consumed.
    */
-  send(orig: PacketBuffer, type: number, code: number, info: number, fromReassembly = false): void {
+  send(orig: PacketBuffer, type: number, code: number, info: number): void {
     const snmp = this.net.snmp;
     const ip = this.inner.wrap(orig.buf, orig.networkHeader, orig.head + orig.len - orig.networkHeader);
     if (ip.len < 20) return;
@@ -224,7 +224,8 @@ export class Icmp {
     const dst = ip.dst;
     // RFC 1122 §3.2.2: no error about a broadcast/multicast, a non-initial fragment,
     // a non-unicast source, or another ICMP error.
-    if (orig.pktType !== PktType.Host && !fromReassembly) return;
+    // Reassembly timeouts included: Linux's ip_expire goes through the same check.
+    if (orig.pktType !== PktType.Host) return;
     if (isLimitedBroadcast(dst) || isMulticastIpv4(dst) || this.isBroadcastFor(orig, dst)) return;
     if (isZeroNet(src) || isLimitedBroadcast(src) || isMulticastIpv4(src) || (isLoopbackIpv4(src) && !isLoopbackIpv4(dst))) return;
     if (ip.fragOffset !== 0) return;

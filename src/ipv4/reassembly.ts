@@ -87,9 +87,11 @@ export class IpReassembly {
     const last = !ip.moreFrags;
     const key = `${ip.src}:${ip.dst}:${ip.ident}:${ip.protocol}`;
 
-    if (this.mem + pb.buf.length > this.params.highThresh) this.evict();
-
     let q = this.queues.get(key);
+    // Never evict the datagram this fragment belongs to: it may be the one
+    // that completes it and gives its memory back.
+    if (this.mem + pb.buf.length > this.params.highThresh) this.evict(q);
+
     if (!q) {
       if (this.mem + pb.buf.length > this.params.highThresh) {
         snmp.IpReasmFails++;
@@ -191,9 +193,10 @@ export class IpReassembly {
   }
 
   /** inet_frag_evictor: drops the oldest datagrams until memory is under the low threshold. */
-  private evict(): void {
+  private evict(keep: FragQueue | undefined): void {
     for (const q of this.queues.values()) {
       if (this.mem <= this.params.lowThresh) break;
+      if (q === keep) continue;
       this.net.snmp.IpReasmFails++;
       for (const f of q.frags) this.net.drop(f.pb, 'ip-frag-memory');
       q.frags = [];

@@ -79,6 +79,7 @@ export class DevCore {
     if (this.taps.length > 0) this.tap(dev, pb, 'out');
     if (!dev.qdisc.enqueue(pb)) {
       dev.stats.tx_dropped++;
+      this.net.drop(pb, 'qdisc-drop');
       return;
     }
     qdiscRun(dev);

@@ -42,8 +42,7 @@ class MemoryNic extends RingNic {
   receiveFromWire(frame: Uint8Array): void {
     if (this.closed) return;
     if (this.rx.produce(frame, 0, frame.length) && this.rx.takeIrq()) this.irq();
-    this.dev.stats.rx_fifo_errors = this.rx.fifoErrors;
-    this.dev.stats.rx_length_errors = this.rx.lengthErrors;
+    this.syncRxErrors();
   }
 
   protected hwClose(): void {
@@ -77,6 +76,15 @@ export class MemoryLink {
       this.ends[side] = nic;
       return nic;
     };
+  }
+
+  /**
+   * Puts a hand-built frame on the wire towards end `side`, past the fault
+   * injectors: it lands in that end's RX ring exactly as a frame from the
+   * peer would (ring full → rx_fifo_errors; interrupt if unmasked).
+   */
+  inject(side: 0 | 1, frame: Uint8Array): void {
+    this.ends[side]?.receiveFromWire(frame);
   }
 
   /** Sets the impairments of both directions at once. */

@@ -16,10 +16,10 @@ export class PfifoQdisc {
     return this.q.length;
   }
 
+  /** Queues `pb`; false when the queue is full: the frame is counted and the caller drops it. */
   enqueue(pb: PacketBuffer): boolean {
     if (this.q.length >= this.limit) {
       this.stats.drops++;
-      pb.free();
       return false;
     }
     this.q.push(pb);

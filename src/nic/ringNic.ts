@@ -31,6 +31,8 @@ export const RX_HEADROOM = 64;
 export abstract class RingNic implements NetDriver {
   readonly napi: NapiStruct;
   private kickPending = false;
+  private seenFifoErrors = 0;
+  private seenLengthErrors = 0;
   protected closed = false;
 
   constructor(
@@ -72,13 +74,28 @@ export abstract class RingNic implements NetDriver {
       work++;
       this.deliver(pb);
     }
-    stats.rx_fifo_errors = rx.fifoErrors;
-    stats.rx_length_errors = rx.lengthErrors;
+    this.syncRxErrors();
     if (work < budget) {
       this.ctx.softnet.napiComplete(this.napi);
       if (rx.enableIrq()) this.ctx.softnet.napiSchedule(this.napi);
     }
     return work;
+  }
+
+  /**
+   * Adds what the RX ring's own error counters (the hardware's) counted since
+   * the last look to the device's. Adds, not copies: the device counters also
+   * count errors found in software (a runt frame in the Ethernet layer), which
+   * a copy would wipe.
+   */
+  protected syncRxErrors(): void {
+    const stats = this.dev.stats;
+    const fifo = this.rx.fifoErrors;
+    const length = this.rx.lengthErrors;
+    stats.rx_fifo_errors += (fifo - this.seenFifoErrors) >>> 0;
+    stats.rx_length_errors += (length - this.seenLengthErrors) >>> 0;
+    this.seenFifoErrors = fifo;
+    this.seenLengthErrors = length;
   }
 
   /** Passes a received frame up; the fault injector of the TAP wraps this. */
