@@ -17,6 +17,10 @@ Commands:
   stats    show a running stack's counters: ustack stats [VIEW] [--name NAME]
            VIEW is one of ${REPORT_VIEWS.join(', ')} (default: all);
            NAME is the instance's namespace (default: ustack)
+  ping     make the running stack ping: ustack ping [--name NAME] [-c COUNT] [-s SIZE] ADDR
+           (its own address goes through lo, never the TAP)
+  fetch    make the running stack GET a URL over its TCP: ustack fetch [--name NAME] URL
+           (prints status, length and SHA-256 of the body)
   help     this text
 `;
 
@@ -37,6 +41,31 @@ async function stats(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `ustack ping` / `ustack fetch`: a command the running stack carries out as a client. */
+async function client(cmd: 'ping' | 'fetch', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      name: { type: 'string' },
+      count: { type: 'string', short: 'c' },
+      size: { type: 'string', short: 's' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError(cmd === 'ping' ? 'ping: give one address (ustack ping [-c N] [-s SIZE] ADDR)' : 'fetch: give one URL');
+  if (cmd === 'fetch' && (values.count !== undefined || values.size !== undefined)) throw new UsageError('fetch takes no -c/-s');
+  for (const [flag, v] of [['-c', values.count], ['-s', values.size]] as const) {
+    if (v !== undefined && !/^[0-9]+$/.test(v)) throw new UsageError(`ping ${flag} expects a whole number, got '${v}'`);
+  }
+  const line = cmd === 'ping' ? `ping ${positionals[0]} ${values.count ?? 3} ${values.size ?? 56}` : `fetch ${positionals[0]}`;
+  const out = await queryControl(values.name ?? 'ustack', line);
+  process.stdout.write(out);
+  if (out.startsWith('error:')) return 1;
+  if (cmd === 'ping') return / 0 received,/.test(out) ? 1 : 0;
+  return /^status 2\d\d /.test(out) ? 0 : 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -51,6 +80,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'stats':
         return await stats(rest);
+      case 'ping':
+      case 'fetch':
+        return await client(cmd, rest);
       case undefined:
       case 'help':
       case '-h':

@@ -14,6 +14,7 @@ import { macToString, parseMac } from '../wire/address.js';
 import type { UpConfig } from './args.js';
 import { CaptureTap } from './captureTap.js';
 import { checkControlFree, closeControl, serveControl } from './control.js';
+import { controlHandler } from './commands.js';
 import { configureHostSide, netnsAdd, netnsDelete, netnsExists } from './netns.js';
 import { RealRuntime } from './realRuntime.js';
 import { report } from './report.js';
@@ -114,7 +115,7 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
     if (svc.chargen !== null) startChargen(stack, svc.chargen);
 
     if (cfg.control) {
-      const server = await serveControl(name, (view) => report(stack, view));
+      const server = await serveControl(name, controlHandler(stack));
       cleanups.push(() => closeControl(server, name));
     }
 
