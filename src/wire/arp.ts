@@ -11,6 +11,7 @@
 // first 28 are ignored.
 
 import { readIpv4, readMac, writeIpv4, writeMac, type Ipv4Addr, type MacAddr } from './address.js';
+import { WireView } from './view.js';
 
 export const ARP_HTYPE_ETHERNET = 1;
 export const ARP_PTYPE_IPV4 = 0x0800;
@@ -39,23 +40,9 @@ export type ArpError =
   | 'bad-lengths'
   | 'bad-operation';
 
-const EMPTY = new Uint8Array(0);
 
 /** A reusable view over an ARP packet in buf[off, off+len). */
-export class ArpPacket {
-  buf: Uint8Array = EMPTY;
-  off = 0;
-  len = 0;
-
-  /** Points the view at buf[off, off+len); len is clamped to the buffer. */
-  wrap(buf: Uint8Array, off = 0, len = buf.length - off): this {
-    const avail = buf.length - off;
-    this.buf = buf;
-    this.off = off;
-    this.len = len > avail ? (avail > 0 ? avail : 0) : len < 0 ? 0 : len;
-    return this;
-  }
-
+export class ArpPacket extends WireView {
   /** null if this is a complete Ethernet/IPv4 request or reply. */
   check(): ArpError | null {
     if (this.len < ARP_LEN) return 'truncated';

@@ -11,6 +11,7 @@
 // it with their own length fields (IPv4 total length, the fixed ARP size).
 
 import { readMac, writeMac, type MacAddr } from './address.js';
+import { WireView } from './view.js';
 
 export const ETH_ALEN = 6;
 /** Header length: two MACs and the ethertype. */
@@ -37,26 +38,12 @@ const ETHERTYPE = 12;
 
 export type EthernetError = 'truncated';
 
-const EMPTY = new Uint8Array(0);
 
 /**
  * A view over an Ethernet frame in buf[off, off+len). `wrap` re-targets it, so
  * one view serves every frame. Call `check()` before trusting any field.
  */
-export class EthernetFrame {
-  buf: Uint8Array = EMPTY;
-  off = 0;
-  len = 0;
-
-  /** Points the view at buf[off, off+len); len is clamped to the buffer. */
-  wrap(buf: Uint8Array, off = 0, len = buf.length - off): this {
-    const avail = buf.length - off;
-    this.buf = buf;
-    this.off = off;
-    this.len = len > avail ? (avail > 0 ? avail : 0) : len < 0 ? 0 : len;
-    return this;
-  }
-
+export class EthernetFrame extends WireView {
   /** null if the header is present; the fields are then safe to read. */
   check(): EthernetError | null {
     return this.len < ETH_HLEN ? 'truncated' : null;

@@ -19,6 +19,7 @@
 
 import { readIpv4, writeIpv4, type Ipv4Addr } from './address.js';
 import { internetChecksum } from './checksum.js';
+import { WireView } from './view.js';
 
 export const ICMP_HEADER_LEN = 8;
 
@@ -98,23 +99,9 @@ const GATEWAY = 4;
 
 export type IcmpError = 'truncated' | 'checksum';
 
-const EMPTY = new Uint8Array(0);
 
 /** A reusable view over an ICMP message in buf[off, off+len). */
-export class IcmpPacket {
-  buf: Uint8Array = EMPTY;
-  off = 0;
-  len = 0;
-
-  /** Points the view at buf[off, off+len); len is clamped to the buffer. */
-  wrap(buf: Uint8Array, off = 0, len = buf.length - off): this {
-    const avail = buf.length - off;
-    this.buf = buf;
-    this.off = off;
-    this.len = len > avail ? (avail > 0 ? avail : 0) : len < 0 ? 0 : len;
-    return this;
-  }
-
+export class IcmpPacket extends WireView {
   /**
    * null if the 8-byte header is present and (unless `checksum` is false) the
    * checksum over all `len` bytes is correct.

@@ -22,6 +22,7 @@
 
 import { readIpv4, writeIpv4, type Ipv4Addr } from './address.js';
 import { internetChecksum } from './checksum.js';
+import { WireView } from './view.js';
 
 /** Header length without options. */
 export const IPV4_HEADER_LEN = 20;
@@ -63,27 +64,13 @@ const DST = 16;
 
 export type Ipv4Error = 'truncated' | 'version' | 'ihl' | 'total-length' | 'checksum' | 'options';
 
-const EMPTY = new Uint8Array(0);
 
 /**
  * A reusable view over an IPv4 packet in buf[off, off+len). Call `check()`
  * before trusting any field; after it passes, every getter reads inside
  * [off, off+len) and the whole header, options included, is in bounds.
  */
-export class Ipv4Packet {
-  buf: Uint8Array = EMPTY;
-  off = 0;
-  len = 0;
-
-  /** Points the view at buf[off, off+len); len is clamped to the buffer. */
-  wrap(buf: Uint8Array, off = 0, len = buf.length - off): this {
-    const avail = buf.length - off;
-    this.buf = buf;
-    this.off = off;
-    this.len = len > avail ? (avail > 0 ? avail : 0) : len < 0 ? 0 : len;
-    return this;
-  }
-
+export class Ipv4Packet extends WireView {
   /**
    * null if the packet is well formed: a version 4 header with IHL ≥ 5, all
    * of the header and total length present, valid option framing and (unless

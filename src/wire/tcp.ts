@@ -19,6 +19,7 @@
 import { foldChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
 import type { Ipv4Addr } from './address.js';
 import { TcpOptions, emitTcpOptions, parseTcpOptions, tcpOptionsLength } from './tcpOptions.js';
+import { WireView } from './view.js';
 
 export const TCP_HLEN = 20;
 export const TCP_MAX_HLEN = 60;
@@ -47,7 +48,6 @@ const URGENT = 18;
 
 export type TcpError = 'truncated' | 'data-offset';
 
-const EMPTY = new Uint8Array(0);
 
 /** SEG.LEN (RFC 9293 §3.4): payload octets plus one each for SYN and FIN. */
 export function segmentLength(flags: number, payloadLen: number): number {
@@ -58,20 +58,7 @@ export function segmentLength(flags: number, payloadLen: number): number {
  * A view over a TCP segment in buf[off, off+len). `wrap` re-targets it, so
  * one view serves every segment. Call `check()` before trusting any field.
  */
-export class TcpSegment {
-  buf: Uint8Array = EMPTY;
-  off = 0;
-  len = 0;
-
-  /** Points the view at buf[off, off+len); len is clamped to the buffer. */
-  wrap(buf: Uint8Array, off = 0, len = buf.length - off): this {
-    const avail = buf.length - off;
-    this.buf = buf;
-    this.off = off;
-    this.len = len > avail ? (avail > 0 ? avail : 0) : len < 0 ? 0 : len;
-    return this;
-  }
-
+export class TcpSegment extends WireView {
   /**
    * null if the fixed header is present and the data offset is sane:
    * 'truncated' when fewer than 20 bytes are present; 'data-offset' when the

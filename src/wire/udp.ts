@@ -13,6 +13,7 @@
 
 import { foldChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
 import type { Ipv4Addr } from './address.js';
+import { WireView } from './view.js';
 
 export const UDP_HLEN = 8;
 const IPPROTO_UDP = 17; // the pseudo-header protocol
@@ -25,26 +26,12 @@ const CHECKSUM = 6;
 
 export type UdpError = 'truncated' | 'length';
 
-const EMPTY = new Uint8Array(0);
 
 /**
  * A view over a UDP datagram in buf[off, off+len). `wrap` re-targets it, so
  * one view serves every datagram. Call `check()` before trusting any field.
  */
-export class UdpDatagram {
-  buf: Uint8Array = EMPTY;
-  off = 0;
-  len = 0;
-
-  /** Points the view at buf[off, off+len); len is clamped to the buffer. */
-  wrap(buf: Uint8Array, off = 0, len = buf.length - off): this {
-    const avail = buf.length - off;
-    this.buf = buf;
-    this.off = off;
-    this.len = len > avail ? (avail > 0 ? avail : 0) : len < 0 ? 0 : len;
-    return this;
-  }
-
+export class UdpDatagram extends WireView {
   /**
    * null if the header is present and the length field is consistent:
    * 'truncated' when fewer than 8 bytes are present or the length field

@@ -1,23 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { foldChecksum, internetChecksum, pseudoHeaderSum, sumWords } from '../../../src/wire/checksum.js';
-
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/\s+/g, '');
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { hex, mulberry32 } from '../../helpers/bytes.js';
 
 /** Straightforward reference: end-around carry after every word. */
 function refChecksum(b: Uint8Array, acc = 0): number {

@@ -25,49 +25,7 @@ import {
 } from '../../../src/wire/icmp.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Ipv4Packet, emitIpv4, parseIpv4 } from '../../../src/wire/ipv4.js';
 import { internetChecksum } from '../../../src/wire/checksum.js';
-
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/\s+/g, '');
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A Uint8Array whose index reads and writes throw outside [lo, hi). */
-function bounded(buf: Uint8Array, lo: number, hi: number): Uint8Array {
-  const inRange = (p: string | symbol): number | null => {
-    if (typeof p !== 'string') return null;
-    const n = Number(p);
-    return Number.isInteger(n) && String(n) === p ? n : null;
-  };
-  return new Proxy(buf, {
-    get(t, p) {
-      const n = inRange(p);
-      if (n !== null) {
-        if (n < lo || n >= hi) throw new RangeError(`read of byte ${n} outside [${lo}, ${hi})`);
-        return t[n];
-      }
-      const v: unknown = Reflect.get(t, p, t);
-      return typeof v === 'function' ? v.bind(t) : v;
-    },
-    set(t, p, v) {
-      const n = inRange(p);
-      if (n !== null && (n < lo || n >= hi)) throw new RangeError(`write of byte ${n} outside [${lo}, ${hi})`);
-      return Reflect.set(t, p, v, t);
-    },
-  });
-}
+import { hex, mulberry32, bounded } from '../../helpers/bytes.js';
 
 // A real Linux `ping 127.0.0.1` (tcpdump -i lo -X): echo request, id 0x5514,
 // seq 1, 56 data bytes (a 16-byte struct timeval, then 0x10..0x37), and the

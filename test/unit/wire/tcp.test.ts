@@ -14,25 +14,7 @@ import {
   tcpHeaderLen,
 } from '../../../src/wire/tcp.js';
 import { TcpOptions, parseTcpOptions, setSackBlock, tcpOptionsLength } from '../../../src/wire/tcpOptions.js';
-
-function hex(s: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { hex, toHex, mulberry32 } from '../../helpers/bytes.js';
 
 // Real IPv4 packets from tcpdump traces published online, checksums intact
 // (each was checked against its IPv4 pseudo-header before being copied here).

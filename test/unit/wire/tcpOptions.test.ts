@@ -8,25 +8,7 @@ import {
   setSackBlock,
   tcpOptionsLength,
 } from '../../../src/wire/tcpOptions.js';
-
-function hex(s: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
-
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { hex, toHex, mulberry32 } from '../../helpers/bytes.js';
 
 function parse(region: Uint8Array, out = new TcpOptions()): [ReturnType<typeof parseTcpOptions>, TcpOptions] {
   return [parseTcpOptions(region, 0, region.length, out), out];

@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readIpv4 } from '../../../src/wire/address.js';
 import { UDP_HLEN, UdpDatagram, emitUdp, parseUdp, type UdpRepr } from '../../../src/wire/udp.js';
-
-function hex(s: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { hex, mulberry32 } from '../../helpers/bytes.js';
 
 // smoltcp's src/wire/udp.rs test vector: 192.168.1.1:48896 -> 192.168.1.2:53.
 const SMOL_SRC = 0xc0a80101;
