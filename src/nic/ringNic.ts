@@ -25,8 +25,12 @@ export interface NicContext {
 
 export type DriverFactory = (dev: NetDevice, ctx: NicContext) => NetDriver;
 
-/** Headroom of receive buffers (NET_SKB_PAD): lets a reply reuse a received buffer's front. */
-export const RX_HEADROOM = 64;
+/**
+ * Headroom of receive buffers: NET_SKB_PAD (64) plus NET_IP_ALIGN (2), as
+ * Linux drivers reserve — the 14-byte Ethernet header then leaves the IP
+ * header 4-byte aligned, which the checksum's word-at-a-time path needs.
+ */
+export const RX_HEADROOM = 64 + 2;
 
 export abstract class RingNic implements NetDriver {
   readonly napi: NapiStruct;

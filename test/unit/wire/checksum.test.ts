@@ -107,3 +107,29 @@ describe('internet checksum (RFC 1071)', () => {
     expect(foldChecksum(pseudoHeaderSum(0xffffffff, 0xffffffff, 6, 0xffff))).toBe(internetChecksum(ph2, 0, 12));
   });
 });
+
+describe('sumWords fast path (aligned native 32-bit words)', () => {
+  function ref(b: Uint8Array, off: number, len: number): number {
+    let s = 0;
+    for (let i = 0; i + 1 < len; i += 2) s += (b[off + i]! << 8) | b[off + i + 1]!;
+    if (len & 1) s += b[off + len - 1]! << 8;
+    while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 65536);
+    return s;
+  }
+
+  it('equals the byte loop for every alignment and length', () => {
+    const buf = new Uint8Array(70000);
+    let x = 12345;
+    for (let i = 0; i < buf.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      buf[i] = x >>> 24;
+    }
+    for (const off of [0, 1, 2, 3, 4, 5, 8, 64]) {
+      for (const len of [0, 1, 127, 128, 129, 130, 131, 1460, 1461, 4000, 65535, 65536, 69000 - off]) {
+        expect(foldChecksum(sumWords(buf, off, len, 0xdeadbeef))).toBe(foldChecksum(ref(buf, off, len) + 0xdeadbeef));
+      }
+    }
+    const ff = new Uint8Array(65536).fill(0xff);
+    expect(foldChecksum(sumWords(ff, 0, 65536))).toBe(foldChecksum(ref(ff, 0, 65536)));
+  });
+});
