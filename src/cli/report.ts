@@ -30,7 +30,7 @@ export function linkReport(dev: NetDevice): string {
       ['    RX errors:', 'length', 'fifo', 'nohandler'],
       ['', `${s.rx_length_errors}`, `${s.rx_fifo_errors}`, `${s.rx_nohandler}`],
       ['    TX:', 'bytes', 'packets', 'errors', 'dropped', 'busy'],
-      ['', `${s.tx_bytes}`, `${s.tx_packets}`, `${s.tx_errors}`, `${s.tx_dropped + dev.qdisc.stats.drops}`, `${s.tx_busy}`],
+      ['', `${s.tx_bytes}`, `${s.tx_packets}`, `${s.tx_errors}`, `${s.tx_dropped}`, `${s.tx_busy}`],
     ]),
   ].join('\n');
 }

@@ -27,6 +27,9 @@ export type DropReason =
   | 'ip-noproto'
   | 'ip-frag-overlap'
   | 'ip-frag-too-far'
+  | 'ip-frag-too-small'
+  | 'ip-source-route'
+  | 'backlog-drop'
   | 'ip-frag-timeout'
   | 'ip-frag-memory'
   | 'ip-frag-dup'
@@ -80,6 +83,7 @@ export class Net {
   ) {
     this.pool = opts.pool ?? new BufferPool();
     this.softnet = new Softnet(rt, opts.softnet);
+    this.softnet.onBacklogDrop = (pb) => this.drop(pb, 'backlog-drop');
   }
 
   /** kfree_skb_reason: counts the drop under its reason and frees the buffer. */

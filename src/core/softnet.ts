@@ -53,13 +53,13 @@ export class Softnet {
   /** An empty list swapped in as pollList while a round runs (no allocation per round). */
   private spareList: NapiStruct[] = [];
   private softirqPending = false;
-  /** Callbacks run at the end of every round: TX doorbells rung once per batch. */
-  private roundEnd: Array<() => void> = [];
 
   // The backlog: a queue of frames handed over by netifRx, polled like a device.
   private backlog = new Fifo<PacketBuffer>();
   private readonly backlogNapi: NapiStruct;
   private backlogDeliver: ((pb: PacketBuffer) => void) | null = null;
+  /** Disposes of a frame the full backlog refused (Net counts it as 'backlog-drop'). */
+  onBacklogDrop: (pb: PacketBuffer) => void = (pb) => pb.free();
 
   constructor(
     private readonly rt: Runtime,
@@ -91,10 +91,6 @@ export class Softnet {
     this.rt.defer(this.netRxAction);
   }
 
-  /** Registers work to run when a round ends (a driver's TX doorbell). */
-  onRoundEnd(cb: () => void): void {
-    this.roundEnd.push(cb);
-  }
 
   readonly netRxAction = (): void => {
     this.softirqPending = false;
@@ -123,7 +119,6 @@ export class Softnet {
     this.pollList.length = 0;
     this.spareList = this.pollList;
     this.pollList = list;
-    for (const cb of this.roundEnd) cb();
     if (this.pollList.length > 0) {
       if (budget <= 0 || this.rt.clock.now() >= deadline) this.stats.timeSqueeze++;
       this.raiseSoftirq();
@@ -143,7 +138,7 @@ export class Softnet {
   netifRx(pb: PacketBuffer): boolean {
     if (this.backlog.length >= this.maxBacklog) {
       this.stats.dropped++;
-      pb.free();
+      this.onBacklogDrop(pb);
       return false;
     }
     this.backlog.push(pb);

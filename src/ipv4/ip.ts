@@ -18,6 +18,8 @@ import { MAC_BROADCAST, MAC_ZERO, type Ipv4Addr } from '../wire/address.js';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import {
   emitIpv4,
+  IPOPT_LSRR,
+  IPOPT_SSRR,
   IPV4_DEFAULT_TTL,
   IPV4_HEADER_LEN,
   Ipv4Packet,
@@ -112,6 +114,12 @@ export class Ipv4 {
     }
     pb.trim(ip.totalLength); // Ethernet padding of short frames
     pb.networkHeader = pb.head;
+    // Source routing is refused (Linux accept_source_route = 0; RFC 7126 §4.3-4.4).
+    if (ip.headerLen > IPV4_HEADER_LEN && hasSourceRoute(pb.buf, pb.head + IPV4_HEADER_LEN, pb.head + ip.headerLen)) {
+      snmp.IpInHdrErrors++;
+      this.net.drop(pb, 'ip-source-route');
+      return;
+    }
     const src = (pb.saddr = ip.src);
     const dst = (pb.daddr = ip.dst);
 
@@ -127,7 +135,8 @@ export class Ipv4 {
       return;
     }
 
-    if (this.fib.isLocal(dst)) {
+    // All of 127/8 is this host's, over lo (Linux's "local 127.0.0.0/8 dev lo").
+    if (this.fib.isLocal(dst) || (isLoopbackIpv4(dst) && dev === this.loopback)) {
       // Loopback addresses are only ever reached through lo (RFC 1122 §3.2.1.3(g)).
       if (isLoopbackIpv4(dst) && dev !== this.loopback) {
         snmp.IpInAddrErrors++;
@@ -265,4 +274,19 @@ export class Ipv4 {
   allocPayload(len: number): PacketBuffer {
     return this.net.pool.alloc(len, MAX_HEADER);
   }
+}
+
+/** True if the (well-formed) options in buf[from, to) hold a loose or strict source route. */
+function hasSourceRoute(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; ) {
+    const kind = buf[i]!;
+    if (kind === 0) return false; // end of options
+    if (kind === 1) {
+      i++; // no-operation
+      continue;
+    }
+    if (kind === IPOPT_LSRR || kind === IPOPT_SSRR) return true;
+    i += Math.max(2, buf[i + 1] ?? 2);
+  }
+  return false;
 }

@@ -107,7 +107,7 @@ export class IpReassembly {
     if (!last) {
       // Every fragment but the last carries a multiple of 8 bytes (RFC 791); Linux trims.
       end &= ~7;
-      if (end <= start) return this.kill(q, pb, 'ip-frag-overlap');
+      if (end <= start) return this.kill(q, pb, 'ip-frag-too-small');
       if (q.total >= 0 && end > q.total) return this.kill(q, pb, 'ip-frag-overlap');
     } else {
       // A second "last" fragment must agree, and nothing may lie beyond the end.
@@ -163,7 +163,7 @@ export class IpReassembly {
     return whole;
   }
 
-  private kill(q: FragQueue, pb: PacketBuffer, reason: 'ip-frag-overlap' | 'ip-frag-too-far'): null {
+  private kill(q: FragQueue, pb: PacketBuffer, reason: 'ip-frag-overlap' | 'ip-frag-too-far' | 'ip-frag-too-small'): null {
     this.net.snmp.IpReasmFails++;
     this.net.drop(pb, reason);
     for (const f of q.frags) this.net.drop(f.pb, reason);

@@ -1,10 +1,11 @@
 // dev: the device-independent core of receive and transmit (Linux
 // net/core/dev.c).
-//   netifReceiveSkb  every received frame: the packet taps first (tcpdump
-//                    sees everything, before any filter), then the protocol
-//                    handler registered for its ethertype.
-//   devQueueXmit     every frame to send: the packet taps, then the device's
-//                    qdisc, then the driver's TX ring.
+//   receive     (__netif_receive_skb) hands a received frame to the protocol
+//               registered for its ethertype. The packet taps saw the frame
+//               just before, in EthernetLayer.receive (tcpdump sees everything,
+//               before any filter).
+//   queueXmit   (dev_queue_xmit) every frame to send: the packet taps, then
+//               the device's qdisc, then the driver's TX ring.
 
 import type { Net } from '../core/net.js';
 import { PktType, type PacketBuffer } from '../core/packetBuffer.js';
@@ -51,8 +52,8 @@ export class DevCore {
   }
 
   /**
-   * __netif_receive_skb: `pb` has had its link header parsed and pulled by the
-   * device's header code (pb.protocol set); taps see the whole frame again.
+   * __netif_receive_skb: `pb` has had its link header parsed and pulled by
+   * EthernetLayer.receive (pb.protocol set), after the taps saw the whole frame.
    */
   receive(pb: PacketBuffer, dev: NetDevice): void {
     const handler = this.handlers.get(pb.protocol);

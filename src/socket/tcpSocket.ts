@@ -15,6 +15,7 @@ import { Timer } from '../core/timers.js';
 import type { Runtime } from '../core/runtime.js';
 import type { EndpointEvents, TcpEndpoint } from '../tcp/endpoint.js';
 import type { TcpProto } from '../tcp/tcp.js';
+import { PreAcceptQueue } from '../tcp/listen.js';
 import { TcpState } from '../tcp/state.js';
 import { ipv4ToString } from '../wire/address.js';
 
@@ -50,10 +51,20 @@ export class TcpSocket extends Duplex implements EndpointEvents {
     super({ allowHalfOpen: opts.allowHalfOpen ?? false, decodeStrings: true, emitClose: true });
     this.ep = ep;
     this.connecting = !connected;
+    const held = ep.events instanceof PreAcceptQueue ? ep.events : null;
     ep.events = this;
     if (opts.noDelay) ep.noDelay = true;
     this.idleTimer = new Timer(() => this.onIdle());
     this.lastActive = this.rt.clock.now();
+    if (held) this.takeOver(held);
+  }
+
+  /** accept(): what came while the connection waited on the accept queue, in order. */
+  private takeOver(q: PreAcceptQueue): void {
+    for (const d of q.data) this.onData(d);
+    if (q.ended) this.onEnd();
+    if (q.error) this.onError(q.error);
+    else if (q.closed) this.onClose();
   }
 
   private get rt(): Runtime {
@@ -262,10 +273,24 @@ export class TcpSocket extends Duplex implements EndpointEvents {
     this.ep?.windowUpdate();
   }
 
+  /**
+   * Every consumption goes through read() (flowing mode, pipe and async
+   * iteration call it too). Node calls _read once and not again until we push,
+   * and with the window closed nothing will be pushed: the window must open on
+   * the read itself, as Linux's tcp_recvmsg → tcp_cleanup_rbuf does.
+   */
+  override read(size?: number): ReturnType<Duplex['read']> {
+    const chunk = super.read(size);
+    if (chunk !== null) this.ep?.windowUpdate();
+    return chunk;
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const ep = this.ep;
-    this.detach();
+    // close() before detaching: it asks us what was left unread, which
+    // decides between FIN and RST (RFC 2525 §2.17; Linux tcp_close).
     if (ep && ep.state !== TcpState.Close) ep.close();
+    this.detach();
     const p = this.pending;
     this.pending = null;
     if (p) p.cb(err ?? errnoError('EPIPE', 'write'));

@@ -124,6 +124,8 @@ export class TcpEndpoint {
   finQueued = false;
   /** The sequence number of our FIN once sent, else -1. */
   finSeq = -1;
+  /** The end of the last segment shorter than the MSS we sent, or -1 (Linux snd_sml, for Nagle). */
+  sndSml = -1;
   /** Full-sized segments received since the last ACK sent (ACK every second one). */
   quickAckPending = 0;
   /** The application closed the socket: no reader left. */
@@ -230,7 +232,12 @@ export class TcpEndpoint {
         o.tsEcr = this.tsRecent;
       }
       if (this.sackOk && this.ofo.length > 0 && !(flags & TCP_RST)) {
-        const n = this.ofo.sackBlocks(o.sackBlocks, this.tsOk ? MAX_OPTION_SACKS_WITH_TS : 4);
+        // SACK blocks share the segment with the payload: this.mss leaves room for the
+        // timestamps only, so a data segment carries as many blocks (4 + 8n bytes) as
+        // still fit in the MTU, none in a full-sized one (Linux sizes it in tcp_current_mss).
+        let max = this.tsOk ? MAX_OPTION_SACKS_WITH_TS : 4;
+        if (len > 0) max = Math.max(0, Math.min(max, Math.floor((this.mss - len - 4) / 8)));
+        const n = max > 0 ? this.ofo.sackBlocks(o.sackBlocks, max) : 0;
         o.sackCount = n;
       }
     }
@@ -246,6 +253,10 @@ export class TcpEndpoint {
     r.flags = flags;
     // RFC 7323 §2.2: the window of a SYN is never scaled.
     r.window = flags & TCP_SYN ? Math.min(65535, this.selectWindow()) : (flags & TCP_RST ? 0 : this.selectWindow() >>> this.rcvWscale);
+    // Remember the right edge the SYN really offered (at most 64 KB): if the peer
+    // turns scaling down, "never shrink" must not hold on to a window the 16-bit
+    // field cannot carry (262144 >>> 0 would go out as 0; Linux: rcv_wnd ≤ 65535 in a SYN).
+    if (flags & TCP_SYN) this.rcvWnd = r.window;
     r.urgentPtr = 0;
     r.payloadLen = len;
     r.options = o;
@@ -307,7 +318,11 @@ export class TcpEndpoint {
     for (;;) {
       const offset = this.flight; // send-buffer offset of SND.NXT
       const unsent = this.sendBuf.length - offset;
-      const wndLimit = Math.min(this.cwnd, this.sndWnd) - this.flight - (this.inRecovery ? this.pipeExtra() : 0);
+      // Limited Transmit (RFC 3042; RFC 5681 §3.2 step 1): each of the first two duplicate
+      // ACKs lets one new segment past cwnd, so that a small window still draws the three
+      // duplicates fast retransmit needs instead of waiting for the RTO.
+      const limited = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.mss;
+      const wndLimit = Math.min(this.cwnd + limited, this.sndWnd) - this.flight - (this.inRecovery ? this.pipeExtra() : 0);
       if (unsent > 0) {
         let len = Math.min(unsent, this.mss);
         if (wndLimit < len) {
@@ -317,8 +332,11 @@ export class TcpEndpoint {
           if (!(wndLimit >= this.maxSndWnd / 2 && this.maxSndWnd > 0) && !(wndLimit >= unsent && this.flight === 0)) break;
           len = wndLimit;
         }
-        // Nagle (RFC 896, RFC 1122 §4.2.3.4): a small segment waits while data is unacknowledged.
-        if (len < this.mss && !this.noDelay && this.flight > 0 && !(this.finQueued && len === unsent)) break;
+        // Nagle (RFC 896, RFC 1122 §4.2.3.4) with Minshall's rule, as Linux (tcp_minshall_check):
+        // a small segment waits only while an earlier small one is unacknowledged, so the
+        // tail of a large write is not held back a round trip (or a delayed ACK).
+        const smallOut = this.sndSml >= 0 && seqGt(this.sndSml, this.sndUna) && !seqGt(this.sndSml, this.sndNxt);
+        if (len < this.mss && !this.noDelay && this.flight > 0 && smallOut && !(this.finQueued && len === unsent)) break;
         const last = len === unsent;
         const fin = last && this.finQueued && !finWasSent(this);
         let flags = TCP_ACK | (last ? TCP_PSH : 0);
@@ -333,7 +351,10 @@ export class TcpEndpoint {
       }
       break;
     }
-    if (!sent && this.sendBuf.length - this.flight > 0 && this.flight === 0 && this.sndWnd === 0) this.armPersist();
+    // Nothing in flight yet data waits: only the window holds it back, zero or too
+    // small for a segment. Either way the persist timer must run, or a lost window
+    // update stalls the connection for good (Linux tcp_check_probe_timer).
+    if (!sent && this.sendBuf.length - this.flight > 0 && this.flight === 0) this.armPersist();
   }
 
   /** Sends new data (or a FIN) at SND.NXT and advances it. */
@@ -344,6 +365,7 @@ export class TcpEndpoint {
     if (retransmit) this.proto.net.tcp.TcpRetransSegs++;
     this.sndNxt = seqAdd(seq, len + (flags & TCP_FIN ? 1 : 0));
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    if (len < this.mss) this.sndSml = seqAdd(seq, len); // tcp_minshall_update
     if (flags & TCP_FIN) this.onFinSent();
     if (!this.tsOk && this.rttSeq < 0 && !retransmit && len > 0) {
       this.rttSeq = seq;
@@ -473,6 +495,7 @@ export class TcpEndpoint {
     const s = this.state;
     if (s === TcpState.SynSent || s === TcpState.SynRecv) {
       if (this.backoff >= TCP_SYN_RETRIES) {
+        c.TcpAttemptFails++; // Linux tcp_done: a connection that dies in SYN-SENT/SYN-RECV is a failed attempt
         this.fail('ETIMEDOUT');
         return;
       }
@@ -518,9 +541,20 @@ export class TcpEndpoint {
     this.proto.net.rt.timers.arm(this.persistTimer, this.now + rto);
   }
 
-  /** Zero-window probe (RFC 9293 §3.8.6.1): Linux sends SND.UNA − 1 to draw an ACK carrying the window. */
+  /**
+   * Zero-window probe (RFC 9293 §3.8.6.1): Linux sends SND.UNA − 1 to draw an ACK carrying the window.
+   * A window open but smaller than a segment is used as it is when the timer runs
+   * out: the override timeout of sender-side SWS avoidance (§3.8.6.2.1; Linux tcp_write_wakeup).
+   */
   private onPersist(): void {
-    if (this.sndWnd > 0 || this.sendBuf.length - this.flight <= 0) return;
+    const unsent = this.sendBuf.length - this.flight;
+    if (unsent <= 0 || this.flight > 0) return;
+    if (this.sndWnd > 0) {
+      const len = Math.min(this.sndWnd, this.mss, unsent);
+      const fin = len === unsent && this.finQueued && !finWasSent(this);
+      this.sendNew(TCP_ACK | TCP_PSH | (fin ? TCP_FIN : 0), this.flight, len);
+      return;
+    }
     this.proto.net.tcp.TcpExtTCPWinProbe++;
     this.xmit(TCP_ACK, seqAdd(this.sndUna, -1), 0, 0);
     this.backoff = Math.min(this.backoff + 1, TCP_RETRIES2);
@@ -540,6 +574,9 @@ export class TcpEndpoint {
       return;
     }
     if (this.probesOut >= this.keepaliveProbes) {
+      // Linux tcp_keepalive_timer sends a RST as it gives up (tcp_send_active_reset),
+      // so a peer that can still hear us drops its half too.
+      this.sendRst();
       this.fail('ETIMEDOUT');
       return;
     }
@@ -678,7 +715,9 @@ export class TcpEndpoint {
   windowUpdate(): void {
     if (this.state !== TcpState.Established && this.state !== TcpState.FinWait1 && this.state !== TcpState.FinWait2) return;
     const advertised = Math.max(0, seqDiff(seqAdd(this.rcvWup, this.rcvWnd), this.rcvNxt));
-    const free = this.rcvBufSize - (this.events?.unreadBytes() ?? 0) - this.ofo.bytes;
+    // No more than the window field can carry (65535 << wscale), as __tcp_select_window
+    // clamps: else a buffer larger than 64 KB without scaling ACKs for nothing on every read.
+    const free = Math.min(this.rcvBufSize - (this.events?.unreadBytes() ?? 0) - this.ofo.bytes, 65535 << this.rcvWscale);
     // Linux tcp_cleanup_rbuf: ACK when the window can at least double, or opens from below one MSS.
     if (free - advertised >= Math.min(this.rcvBufSize / 2, 2 * this.advMss) && (advertised < this.advMss || free >= 2 * advertised)) this.sendAck();
   }

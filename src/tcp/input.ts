@@ -77,6 +77,7 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
 
   if (ep.state === TcpState.TimeWait) {
     rcvTimeWait(ep, seg, segLen);
+    pb.free(); // TIME-WAIT keeps nothing of what arrives (Linux tcp_timewait_state_process consumes the skb)
     return;
   }
 
@@ -101,7 +102,12 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
   // A zero window still takes ACKs and RSTs at RCV.NXT (RFC 9293: "special allowance").
   const zeroWindowAtEdge = !acceptable && wnd === 0 && seq === ep.rcvNxt;
   if (!acceptable && !zeroWindowAtEdge) {
-    if (!(flags & TCP_RST)) ep.sendAck();
+    // RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of the sequence
+    // number" — counted and rate-limited as one (Linux: goto syn_challenge).
+    if (flags & TCP_SYN && !(flags & TCP_RST)) {
+      c.TcpExtTCPSYNChallenge++;
+      ep.challengeAck();
+    } else if (!(flags & TCP_RST)) ep.sendAck();
     proto.net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
     return;
   }
@@ -239,7 +245,13 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
     ep.dupAcks++;
     if (!ep.inRecovery) {
       const sackLoss = ep.sackOk && ep.sackedBytes() >= DUP_THRESH * ep.mss;
-      if ((ep.dupAcks >= DUP_THRESH || sackLoss) && seqGt(ack, ep.recover === 0 ? seqAdd(ack, -1) : ep.recover)) ep.enterRecovery();
+      // RFC 6582 §3.2 step 2 keeps a second fast retransmit out of the same window: the ACK
+      // must pass `recover` (SND.MAX when the last recovery began). With SACK the scoreboard
+      // itself proves a new loss (Linux: "SACK TCP is safe"), so an ACK stuck at exactly
+      // `recover` — the first segment sent in the last recovery was lost — starts one too,
+      // instead of waiting for the RTO.
+      const pastRecover = ep.recover === 0 || seqGt(ack, ep.recover) || (sackLoss && ack === ep.recover);
+      if ((ep.dupAcks >= DUP_THRESH || sackLoss) && pastRecover) ep.enterRecovery();
       else if ((ep.dupAcks >= DUP_THRESH || sackLoss) && !seqGt(ack, ep.recover)) {
         /* RFC 6582 §3.2 step 2: no second fast retransmit for the same window */
       }
@@ -254,6 +266,13 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
     ep.sndWl1 = seg.seq;
     ep.sndWl2 = ack;
     if (window > ep.maxSndWnd) ep.maxSndWnd = window;
+  }
+  // The window now takes the next segment of a sender that was probing it: the
+  // probing and its back-off end (Linux tcp_ack_probe), so the RTO of the data
+  // that follows starts from the plain RTO, not from the probes' 2^n.
+  if (ep.persistTimer.pending && ep.flight === 0 && ep.sndWnd >= Math.min(ep.mss, ep.sendBuf.length)) {
+    proto.net.rt.timers.cancel(ep.persistTimer);
+    ep.backoff = 0;
   }
 
   // Our FIN acknowledged?
@@ -303,7 +322,9 @@ function receiveData(ep: TcpEndpoint, seg: TcpSegment, pb: PacketBuffer, payload
       for (const p of parts) ep.events?.onData(p);
     }
     // Out-of-order data pending, or a hole just filled: ACK at once (RFC 5681 §4.2).
-    ep.scheduleAck(hadOfo || ep.ofo.length > 0 || len < ep.advMss);
+    // A full-sized segment is advMss less the timestamp option when timestamps are on
+    // (Linux rcv_mss = min(advmss, mss_cache)): only a shorter one counts as small.
+    ep.scheduleAck(hadOfo || ep.ofo.length > 0 || len < ep.advMss - (ep.tsOk ? 12 : 0));
     return seqAdd(seg.seq, payload) === ep.rcvNxt || seqLeq(seqAdd(seg.seq, payload), ep.rcvNxt);
   }
   // Beyond RCV.NXT: hold it and send a duplicate ACK with SACK blocks.

@@ -11,7 +11,7 @@
 // retransmitted), counting TcpExtListenOverflows and TcpExtListenDrops.
 
 import { Timer } from '../core/timers.js';
-import type { TcpEndpoint } from './endpoint.js';
+import type { EndpointEvents, TcpEndpoint } from './endpoint.js';
 
 /** A connection in SYN-RECV, before it is worth a whole endpoint (request_sock). */
 export class RequestSock {
@@ -39,12 +39,47 @@ export class RequestSock {
   }
 }
 
+/**
+ * What happens to a connection while it waits on the accept queue, kept for
+ * whoever accepts it (Linux queues the data on the child socket before
+ * accept()): data and EOF are held, their bytes count as unread so the
+ * window closes as they pile up, and an error or close is remembered.
+ */
+export class PreAcceptQueue implements EndpointEvents {
+  readonly data: Uint8Array[] = [];
+  bytes = 0;
+  ended = false;
+  closed = false;
+  error: string | null = null;
+
+  onConnect(): void {}
+  onData(data: Uint8Array): void {
+    this.data.push(data);
+    this.bytes += data.length;
+  }
+  onEnd(): void {
+    this.ended = true;
+  }
+  onDrain(): void {}
+  onError(code: string): void {
+    this.error = code;
+  }
+  onClose(): void {
+    this.closed = true;
+  }
+  unreadBytes(): number {
+    return this.bytes;
+  }
+}
+
 export class Listener {
   readonly synQueue = new Map<string, RequestSock>();
   readonly acceptQueue: TcpEndpoint[] = [];
   /** Told when the accept queue gains a connection. */
   onAcceptable: (() => void) | null = null;
   closed = false;
+  /** When the SYN queue last overflowed into SYN cookies (ms; Linux rx_opt.ts_recent_stamp of the listener). */
+  lastOverflow = -Infinity;
 
   constructor(
     readonly laddr: number,

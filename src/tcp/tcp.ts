@@ -14,7 +14,7 @@ import { createTcpRepr, emitTcp, TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, T
 import { clearTcpOptions, parseTcpOptions, TcpOptions, tcpOptionsLength } from '../wire/tcpOptions.js';
 import { DEFAULT_RCVBUF, DEFAULT_SNDBUF, TcpEndpoint, type EndpointOptions, wscaleFor } from './endpoint.js';
 import { rcvSynchronized, rcvSynSent } from './input.js';
-import { Listener, RequestSock } from './listen.js';
+import { Listener, PreAcceptQueue, RequestSock } from './listen.js';
 import { seqAdd } from './seqnum.js';
 import { TcpState } from './state.js';
 
@@ -48,6 +48,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
 
 /** RFC 4987 / Linux msstab: the MSS values a SYN cookie can encode (2 bits). */
 const COOKIE_MSS = [536, 1300, 1440, 1460];
+/** The timestamp option with its two NOPs of padding (Linux TCPOLEN_TSTAMP_ALIGNED). */
+const TCPOLEN_TSTAMP_ALIGNED = 12;
 const COOKIE_BITS = 24;
 const COOKIE_MASK = (1 << COOKIE_BITS) - 1;
 const COOKIE_MAX_AGE = 2; // minutes (Linux MAX_SYNCOOKIE_AGE)
@@ -218,6 +220,9 @@ export class TcpProto {
     }
     ep.sackOk = o.sackPermitted;
     ep.tsOk = o.timestamps;
+    // The MSS option counts no TCP options (RFC 6691): every segment of a connection with
+    // timestamps carries 12 bytes of them, so its payload is 12 bytes less (Linux tcp_sync_mss).
+    if (ep.tsOk) ep.mss -= TCPOLEN_TSTAMP_ALIGNED;
     ep.initCwnd();
   }
 
@@ -228,8 +233,11 @@ export class TcpProto {
     const c = this.net.tcp;
     c.TcpInSegs++;
     const seg = this.seg.wrap(pb.buf, pb.head, pb.len);
-    if (seg.check() !== null) {
-      c.TcpInErrs++;
+    const bad = seg.check();
+    if (bad !== null) {
+      // Linux tcp_v4_rcv counts only a data offset below 5 words (bad_packet);
+      // a segment too short for its header is discarded uncounted (discard_it).
+      if (bad === 'data-offset' && seg.dataOffset < TCP_HLEN) c.TcpInErrs++;
       this.net.drop(pb, 'tcp-inhdr');
       return;
     }
@@ -309,6 +317,7 @@ export class TcpProto {
           this.net.drop(pb, 'tcp-req-full');
           return;
         }
+        l.lastOverflow = this.net.now();
         this.sendCookie(seg, o, laddr, raddr);
         pb.free();
         return;
@@ -356,7 +365,10 @@ export class TcpProto {
       }
       this.dropRequest(req);
       ep = this.establish(l, req, seg, o);
-    } else if (this.config.syncookies) {
+    } else if (this.config.syncookies && this.net.now() - l.lastOverflow <= COOKIE_MAX_AGE * 60_000) {
+      // Cookies are checked only while they may be out there: within their
+      // lifetime of the last overflow (Linux tcp_synq_no_recent_overflow), so a
+      // stray ACK is a plain RST and blind cookie guessing has a short season.
       const mss = this.checkCookie(seg, laddr, raddr);
       if (mss < 0) {
         c.TcpExtSyncookiesFailed++;
@@ -400,6 +412,9 @@ export class TcpProto {
     ep.sndMax = ep.sndUna;
     ep.rcvNxt = seqAdd(r.irs, 1);
     ep.rcvWup = ep.rcvNxt;
+    // The SYN-ACK acknowledged up to here: Last.ACK.sent of RFC 7323 §4.3, so the
+    // first segments update TS.Recent (and PAWS works) before we ACK anything.
+    ep.lastAckSent = ep.rcvNxt;
     const rt = this.ip.route(r.raddr);
     ep.advMss = (rt ? (rt.type === 'local' ? (this.ip.loopback?.mtu ?? 65536) : rt.dev.mtu) : 1500) - 40;
     ep.mss = Math.max(64, Math.min(r.mss, ep.advMss));
@@ -413,6 +428,7 @@ export class TcpProto {
     ep.sackOk = r.sackOk;
     ep.tsOk = r.tsOk && o.timestamps;
     if (ep.tsOk) {
+      ep.mss -= TCPOLEN_TSTAMP_ALIGNED; // as in negotiate(): the payload leaves room for the timestamps
       ep.tsRecent = o.tsVal;
       ep.tsRecentStamp = this.net.now();
     }
@@ -427,6 +443,8 @@ export class TcpProto {
     ep.setState(TcpState.Established);
     this.hash(ep);
     this.net.tcp.TcpPassiveOpens++;
+    // Until accept(), what arrives is held for the socket that will take it (else it would be ACKed and lost).
+    ep.events = new PreAcceptQueue();
     l.acceptQueue.push(ep);
     l.onAcceptable?.();
     return ep;
@@ -598,7 +616,9 @@ export class TcpProto {
     if (info.type === 3 && info.code === 4) {
       // Fragmentation needed: lower the MSS to the path MTU and resend (RFC 1191 §6.2).
       const mtu = info.mtu >= 68 ? info.mtu : 576;
-      const mss = Math.max(64, mtu - 40);
+      // The timestamp option rides in every segment: leave room for it, as negotiate() does
+      // (Linux tcp_sync_mss), or each segment still exceeds the path MTU by 12 bytes.
+      const mss = Math.max(64, mtu - 40 - (ep.tsOk ? TCPOLEN_TSTAMP_ALIGNED : 0));
       if (mss < ep.mss) {
         this.net.tcp.TcpExtPMTUDiscovery++;
         ep.mss = mss;

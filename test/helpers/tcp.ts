@@ -178,8 +178,6 @@ export class RawPeer {
   readonly seen: Seg[] = [];
   sndNxt: number;
   rcvNxt = 0;
-  /** The last window-scale/timestamp state agreed, for convenience. */
-  tsVal = 1000;
 
   constructor(
     readonly p: Pair,
@@ -237,7 +235,8 @@ export class RawPeer {
     const synAck = this.seen.slice(n).find(isSynAck);
     if (!synAck) throw new Error('no SYN-ACK');
     this.rcvNxt = (synAck.seq + 1) >>> 0;
-    this.send(lport, { flags: TCP_ACK });
+    const ts = options && !(options instanceof Uint8Array) && options.timestamps;
+    this.send(lport, { flags: TCP_ACK, options: ts ? { timestamps: true, tsVal: options.tsVal ?? 0, tsEcr: synAck.opts.tsVal } : undefined });
     const ep = this.endpoint(lport);
     if (!ep) throw new Error('no endpoint after the handshake');
     return ep;
@@ -277,4 +276,24 @@ export function serve(p: Pair, port: number, opts: ServerOptions = {}, backlog?:
   server.listen(port, '0.0.0.0', backlog);
   p.rt.run();
   return socks;
+}
+
+/**
+ * A switch on one direction of the wire (side 0: A→B, 1: B→A) that, while
+ * `on`, loses every TCP frame and lets the rest (ARP) through: "the peer went
+ * silent" without the neighbour entry failing. The taps still see what the
+ * sender sent.
+ */
+export function tcpBlackhole(p: Pair, side: 0 | 1, on = true): { on: boolean; lost: number } {
+  const wire = p.link.wires[side];
+  const send = wire.send.bind(wire);
+  const state = { on, lost: 0 };
+  wire.send = (frame: Uint8Array) => {
+    if (state.on && frame.length >= ETH_HLEN + 20 && frame[12] === 0x08 && frame[13] === 0x00 && frame[ETH_HLEN + 9] === IPPROTO_TCP) {
+      state.lost++;
+      return;
+    }
+    send(frame);
+  };
+  return state;
 }

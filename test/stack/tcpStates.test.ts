@@ -5,12 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpSocket } from '../../src/socket/tcpSocket.js';
 import type { TcpEndpoint } from '../../src/tcp/endpoint.js';
-import { TcpState } from '../../src/tcp/state.js';
+import { TcpState, TcpState as S } from '../../src/tcp/state.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
 import { expectNoLeaks, makePair, runUntil, type Pair } from '../helpers/pair.js';
 import { errorCodes, isFin, isPureAck, isRst, isSyn, isSynAck, RawPeer, pattern, serve, sha256, tcpSniff } from '../helpers/tcp.js';
 
-const S = TcpState;
+
 
 /** Records every state an endpoint enters (CLOSED when it is destroyed). */
 function trace(ep: TcpEndpoint): TcpState[] {

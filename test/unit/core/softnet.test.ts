@@ -95,15 +95,22 @@ describe('Softnet NET_RX softirq', () => {
     expect(sn.stats.processed).toBe(25);
   });
 
-  it('rings the round-end callbacks once per round', () => {
+  it('hands frames the full backlog refuses to onBacklogDrop, counting them', () => {
     const rt = new VirtualRuntime();
-    const sn = new Softnet(rt);
-    let ends = 0;
-    sn.onRoundEnd(() => ends++);
-    const d = device(sn, 'eth0', 400, []);
-    sn.napiSchedule(d.napi);
-    rt.run();
-    expect(ends).toBe(2);
+    const sn = new Softnet(rt, { maxBacklog: 2 });
+    const pool = new BufferPool();
+    const refused: number[] = [];
+    sn.onBacklogDrop = (pb) => {
+      refused.push(pb.ifindex);
+      pb.free();
+    };
+    for (let i = 1; i <= 5; i++) {
+      const pb = pool.alloc(10);
+      pb.ifindex = i;
+      sn.netifRx(pb);
+    }
+    expect(refused).toEqual([3, 4, 5]);
+    expect(sn.stats.dropped).toBe(3);
   });
 });
 

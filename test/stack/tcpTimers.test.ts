@@ -1,0 +1,346 @@
+// TCP timers on the virtual clock, observed as segments on the wire: the
+// retransmission timer with exponential back-off (RFC 6298 §5.5) for a SYN
+// and for data, giving up with ETIMEDOUT; TIME-WAIT (2 MSL) and the
+// FIN-WAIT-2 timeout of an orphan; zero-window probes (RFC 9293 §3.8.6.1);
+// keepalive (RFC 1122 §4.2.3.6); delayed ACKs (RFC 1122 §4.2.3.2).
+import { describe, expect, it } from 'vitest';
+import type { TcpSocket } from '../../src/socket/tcpSocket.js';
+import type { TcpEndpoint } from '../../src/tcp/endpoint.js';
+import { TCP_RTO_MAX } from '../../src/tcp/rtt.js';
+import { TcpState } from '../../src/tcp/state.js';
+import { TCP_ACK, TCP_FIN, TCP_RST } from '../../src/wire/tcp.js';
+import { expectNoLeaks, makePair, runUntil, type Pair } from '../helpers/pair.js';
+import { errorCodes, isFin, isPureAck, isSyn, pattern, serve, sha256, tcpBlackhole, tcpFrameToA, tcpSniff, type Seg } from '../helpers/tcp.js';
+
+/** The virtual time at which an endpoint gives up (its fail() call). */
+function failTime(ep: TcpEndpoint, p: Pair): { t: number } {
+  const r = { t: 0 };
+  const fail = ep.fail.bind(ep);
+  ep.fail = (code: string) => {
+    r.t = p.rt.clock.now();
+    fail(code);
+  };
+  return r;
+}
+
+function gaps(ts: number[]): number[] {
+  return ts.slice(1).map((t, i) => t - ts[i]!);
+}
+
+/** A connected client on A and its server socket on B. */
+async function connected(p: Pair, opts: Parameters<typeof serve>[2] = {}): Promise<{ c: TcpSocket; s: TcpSocket; ce: Array<string | undefined> }> {
+  const socks = serve(p, 80, opts);
+  const c = p.a.connect({ port: 80, host: '10.0.0.2', allowHalfOpen: true });
+  const ce = errorCodes(c);
+  await runUntil(p.rt, () => socks.length === 1 && !c.connecting, 1000);
+  return { c, s: socks[0]!, ce };
+}
+
+describe('retransmission timeout', () => {
+  it('a SYN to a host that never answers is resent after 1, 2, 4, … 32 s, then ETIMEDOUT at 127 s (tcp_syn_retries = 6)', async () => {
+    const p = makePair();
+    tcpBlackhole(p, 0);
+    const sniffA = tcpSniff(p.a);
+    const t0 = p.rt.clock.now();
+    const c = p.a.connect(80, '10.0.0.2');
+    const e = errorCodes(c);
+    const failed = failTime(c.ep!, p);
+    await runUntil(p.rt, () => e.length > 0, 200_000, 1000);
+    const syns = sniffA.filter(isSyn);
+    expect(syns.map((s) => s.t - t0)).toEqual([0, 1000, 3000, 7000, 15_000, 31_000, 63_000]);
+    expect(new Set(syns.map((s) => s.seq)).size).toBe(1);
+    expect(e).toEqual(['ETIMEDOUT']);
+    expect(failed.t - t0).toBe(127_000);
+    expect(p.a.net.tcp.TcpExtTCPSynRetrans).toBe(6);
+    expect(p.a.net.tcp.TcpAttemptFails).toBe(1);
+    expect(p.a.tcp.endpoints.size).toBe(0);
+  });
+
+  it('data to a peer gone silent is resent at doubling intervals up to TCP_RTO_MAX, then ETIMEDOUT after tcp_retries2 = 15', async () => {
+    const p = makePair();
+    const { c, ce } = await connected(p);
+    const ep = c.ep!;
+    const hole = tcpBlackhole(p, 0);
+    const rto = ep.rtt.rto;
+    expect(rto).toBe(200); // TCP_RTO_MIN: the link has no delay
+    const sniffA = tcpSniff(p.a);
+    const t0 = p.rt.clock.now();
+    c.write(pattern(1000));
+    const failed = failTime(ep, p);
+    await runUntil(p.rt, () => ce.length > 0, 2_000_000, 1000);
+    const sends = sniffA.filter((s) => s.data.length > 0).map((s) => s.t);
+    expect(sends[0]).toBe(t0);
+    expect(sends).toHaveLength(16); // the original and 15 retransmissions
+    const want = Array.from({ length: 15 }, (_, i) => Math.min(TCP_RTO_MAX, rto * 2 ** i));
+    expect(gaps(sends)).toEqual(want);
+    expect(failed.t - sends[15]!).toBe(TCP_RTO_MAX);
+    expect(ce).toEqual(['ETIMEDOUT']);
+    expect(p.a.net.tcp.TcpExtTCPAbortOnTimeout).toBe(1);
+    expect(p.a.net.tcp.TcpExtTCPTimeouts).toBe(15);
+    expect(sniffA.some((s) => s.flags & TCP_RST)).toBe(false); // giving up sends no RST (Linux tcp_write_err)
+    expect(p.a.tcp.endpoints.size).toBe(0);
+    expect(hole.lost).toBe(16);
+  });
+
+  it('after a timeout the connection recovers as soon as the path does, and back-off resets', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p);
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    const hole = tcpBlackhole(p, 0);
+    c.write(pattern(20_000));
+    await runUntil(p.rt, () => c.ep!.backoff === 4, 10_000, 10);
+    hole.on = false;
+    await runUntil(p.rt, () => Buffer.concat(got).length === 20_000, 10_000, 10);
+    expect(sha256(Buffer.concat(got))).toBe(sha256(pattern(20_000)));
+    expect(c.ep!.backoff).toBe(0);
+  });
+});
+
+describe('TIME-WAIT and FIN-WAIT-2', () => {
+  it('TIME-WAIT lasts exactly timeWaitMs, then the endpoint and every buffer are gone', async () => {
+    const p = makePair();
+    p.a.tcp.config.timeWaitMs = 5000;
+    const { c, s } = await connected(p);
+    s.resume();
+    c.resume();
+    const ep = c.ep!;
+    const inA = tcpSniff(p.a, 'in');
+    s.on('end', () => s.end());
+    c.end();
+    await runUntil(p.rt, () => ep.state === TcpState.TimeWait, 100);
+    const finAt = inA.filter(isFin)[0]!.t;
+    expect(p.b.tcp.endpoints.size).toBe(0);
+    p.rt.advance(finAt + 4999 - p.rt.clock.now());
+    expect(ep.state).toBe(TcpState.TimeWait);
+    expect(p.a.tcp.endpoints.size).toBe(1);
+    p.rt.advance(1);
+    expect(ep.state).toBe(TcpState.Close);
+    expect(p.a.tcp.endpoints.size).toBe(0);
+    expectNoLeaks(p.a, p.b);
+  });
+
+  it('a retransmitted FIN in TIME-WAIT is ACKed again and restarts the 2 MSL timer', async () => {
+    const p = makePair();
+    p.a.tcp.config.timeWaitMs = 5000;
+    const { c, s } = await connected(p);
+    s.resume();
+    c.resume();
+    const ep = c.ep!;
+    const inA = tcpSniff(p.a, 'in');
+    const outA = tcpSniff(p.a);
+    s.on('end', () => s.end());
+    c.end();
+    await runUntil(p.rt, () => ep.state === TcpState.TimeWait, 100);
+    const fin = inA.filter(isFin)[0]!;
+    p.rt.advance(3000);
+    tcpBlackhole(p, 1); // B, long closed, would answer A's ACK with a RST, which ends TIME-WAIT (tcp_rfc1337 = 0)
+    const n = outA.length;
+    p.link.inject(0, tcpFrameToA({ sport: fin.sport, dport: fin.dport, seq: fin.seq, ack: fin.ack, flags: TCP_FIN | TCP_ACK, options: fin.opts.timestamps ? { timestamps: true, tsVal: fin.opts.tsVal + 1, tsEcr: fin.opts.tsEcr } : undefined }));
+    p.rt.run();
+    const resent = outA.slice(n);
+    expect(resent).toHaveLength(1);
+    expect(isPureAck(resent[0]!)).toBe(true);
+    expect(resent[0]!.ack).toBe(fin.seq + 1);
+    const restartedAt = p.rt.clock.now();
+    p.rt.advance(restartedAt + 4999 - p.rt.clock.now());
+    expect(ep.state).toBe(TcpState.TimeWait);
+    p.rt.advance(1);
+    expect(ep.state).toBe(TcpState.Close);
+    expectNoLeaks(p.a);
+  });
+
+  it('an orphan in FIN-WAIT-2 is dropped after finTimeoutMs (tcp_fin_timeout)', async () => {
+    const p = makePair();
+    p.a.tcp.config.finTimeoutMs = 4000;
+    const { c, s } = await connected(p);
+    s.resume();
+    const ep = c.ep!;
+    c.end();
+    await runUntil(p.rt, () => ep.state === TcpState.FinWait2, 100);
+    // Not yet an orphan: FIN-WAIT-2 waits for the peer as long as it takes.
+    await runUntil(p.rt, () => false, 10_000, 100);
+    expect(ep.state).toBe(TcpState.FinWait2);
+    c.destroy();
+    await runUntil(p.rt, () => c.destroyed, 10);
+    const t0 = p.rt.clock.now();
+    expect(ep.orphan).toBe(true);
+    p.rt.advance(3999);
+    expect(ep.state).toBe(TcpState.FinWait2);
+    p.rt.advance(1);
+    expect(ep.state).toBe(TcpState.Close);
+    expect(p.rt.clock.now() - t0).toBe(4000);
+    expect(p.a.tcp.endpoints.size).toBe(0);
+    expectNoLeaks(p.a);
+  });
+
+  it('an orphan closed in FIN-WAIT-1 starts its FIN-WAIT-2 timeout when its FIN is ACKed', async () => {
+    const p = makePair({ faults: { delayMs: 10 } });
+    p.a.tcp.config.finTimeoutMs = 4000;
+    const { c, s } = await connected(p);
+    s.resume();
+    const ep = c.ep!;
+    const inA = tcpSniff(p.a, 'in');
+    c.destroy(); // close() with nothing unread: FIN, and the socket is gone
+    await runUntil(p.rt, () => ep.state === TcpState.FinWait2, 100);
+    const ackAt = inA[inA.length - 1]!.t;
+    p.rt.advance(ackAt + 3999 - p.rt.clock.now());
+    expect(ep.state).toBe(TcpState.FinWait2);
+    p.rt.advance(1);
+    expect(ep.state).toBe(TcpState.Close);
+  });
+});
+
+describe('zero-window probes (persist timer)', () => {
+  it('a sender facing a zero window probes at growing intervals and resumes when the reader reads', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p, { rcvBuf: 4096 });
+    const ep = c.ep!;
+    const sniffA = tcpSniff(p.a);
+    const body = pattern(100_000, 4);
+    c.end(body);
+    await runUntil(p.rt, () => ep.sndWnd === 0 && ep.flight === 0, 1000);
+    expect(ep.sndWnd).toBe(0);
+    const sentBefore = sniffA.filter((x) => x.data.length > 0).length;
+    await runUntil(p.rt, () => false, 60_000, 100);
+    const probes = sniffA.filter((x) => isPureAck(x) && x.seq === ((ep.sndUna - 1) >>> 0));
+    expect(probes.length).toBeGreaterThanOrEqual(6);
+    expect(p.a.net.tcp.TcpExtTCPWinProbe).toBe(probes.length);
+    const g = gaps(probes.map((x) => x.t));
+    for (let i = 1; i < g.length; i++) expect(g[i]).toBe(Math.min(TCP_RTO_MAX, 2 * g[i - 1]!));
+    // No data went out meanwhile: the window stayed closed.
+    expect(sniffA.filter((x) => x.data.length > 0).length).toBe(sentBefore);
+    // The reader starts reading: the window opens and everything arrives.
+    const got: Buffer[] = [];
+    let ended = false;
+    s.on('data', (d: Buffer) => got.push(d));
+    s.on('end', () => (ended = true));
+    await runUntil(p.rt, () => ended, 10_000, 10);
+    expect(sha256(Buffer.concat(got))).toBe(sha256(body));
+  });
+
+  it('a lost window update is recovered by the next probe', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p, { rcvBuf: 4096 });
+    const ep = c.ep!;
+    c.end(pattern(50_000, 6));
+    await runUntil(p.rt, () => ep.sndWnd === 0 && ep.flight === 0, 1000);
+    const back = tcpBlackhole(p, 1);
+    const got: Buffer[] = [];
+    let ended = false;
+    s.on('data', (d: Buffer) => got.push(d));
+    s.on('end', () => (ended = true));
+    await runUntil(p.rt, () => back.lost > 0, 1000);
+    expect(back.lost).toBe(1); // the window update
+    back.on = false;
+    const probes = p.a.net.tcp.TcpExtTCPWinProbe;
+    await runUntil(p.rt, () => ended, 30_000, 10);
+    expect(p.a.net.tcp.TcpExtTCPWinProbe).toBe(probes + 1);
+    expect(sha256(Buffer.concat(got))).toBe(sha256(pattern(50_000, 6)));
+  });
+
+  it('the probe back-off ends when the window opens: lost data after it is resent after one RTO', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p, { rcvBuf: 4096 });
+    const ep = c.ep!;
+    c.write(pattern(30_000, 8));
+    await runUntil(p.rt, () => p.a.net.tcp.TcpExtTCPWinProbe >= 5, 60_000, 10);
+    expect(ep.backoff).toBeGreaterThanOrEqual(5);
+    const sniffA = tcpSniff(p.a);
+    const hole = tcpBlackhole(p, 0, false);
+    s.once('data', () => (hole.on = true)); // the window update gets through, the data after it does not
+    s.resume();
+    const rtx = () => {
+      const sent = sniffA.filter((x) => x.data.length > 0);
+      return sent.slice(1).find((x) => x.seq === sent[0]!.seq);
+    };
+    await runUntil(p.rt, () => rtx() !== undefined, 10_000, 1);
+    expect(hole.lost).toBeGreaterThan(0);
+    expect(rtx()!.t - sniffA.filter((x) => x.data.length > 0)[0]!.t).toBe(ep.rtt.rto);
+  });
+});
+
+describe('keepalive', () => {
+  const isProbe = (x: Seg, una: number) => isPureAck(x) && x.seq === ((una - 1) >>> 0);
+
+  it('probes after the idle time, every keepalive interval while the peer answers, and the connection stays', async () => {
+    const p = makePair();
+    const { c, ce } = await connected(p);
+    const ep = c.ep!;
+    const sniffA = tcpSniff(p.a);
+    const t0 = ep.lastRecv;
+    c.setKeepAlive(true, 1000);
+    await runUntil(p.rt, () => false, 600_000, 1000);
+    const probes = sniffA.filter((x) => isProbe(x, ep.sndUna));
+    expect(probes[0]!.t - t0).toBe(1000);
+    expect(probes).toHaveLength(8); // 1 s, then every 75 s (tcp_keepalive_intvl) up to 600 s
+    for (const g of gaps(probes.map((x) => x.t))) expect(g).toBe(75_000);
+    expect(ep.state).toBe(TcpState.Established);
+    expect(ce).toEqual([]);
+    expect(p.a.net.tcp.TcpExtTCPKeepAlive).toBe(8);
+  });
+
+  it('a silent peer is given up after 9 unanswered probes with ETIMEDOUT', async () => {
+    const p = makePair();
+    const { c, ce } = await connected(p);
+    const ep = c.ep!;
+    const sniffA = tcpSniff(p.a);
+    tcpBlackhole(p, 0);
+    const t0 = ep.lastRecv;
+    c.setKeepAlive(true, 1000);
+    const failed = failTime(ep, p);
+    await runUntil(p.rt, () => ce.length > 0, 1_000_000, 1000);
+    const probes = sniffA.filter((x) => isProbe(x, ep.sndUna));
+    expect(probes).toHaveLength(9);
+    expect(probes.map((x) => x.t - t0)).toEqual(Array.from({ length: 9 }, (_, i) => 1000 + 75_000 * i));
+    expect(failed.t - t0).toBe(1000 + 9 * 75_000);
+    expect(ce).toEqual(['ETIMEDOUT']);
+    const last = sniffA[sniffA.length - 1]!;
+    expect(last.flags & TCP_RST).toBeTruthy(); // Linux resets as it gives up on keepalive
+    expect(last.t).toBe(failed.t);
+    expect(p.a.tcp.endpoints.size).toBe(0);
+  });
+
+  it('traffic postpones the first probe', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p);
+    s.resume();
+    const sniffA = tcpSniff(p.a);
+    c.setKeepAlive(true, 1000);
+    for (let i = 0; i < 5; i++) {
+      await runUntil(p.rt, () => false, 500, 100);
+      s.write('x');
+    }
+    expect(sniffA.filter((x) => isProbe(x, c.ep!.sndUna))).toHaveLength(0);
+    await runUntil(p.rt, () => false, 1100, 100);
+    expect(sniffA.filter((x) => isProbe(x, c.ep!.sndUna))).toHaveLength(1);
+  });
+});
+
+describe('delayed ACK', () => {
+  it('one full segment is ACKed 40 ms after it arrives; a second full segment is ACKed at once', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p);
+    s.resume();
+    await runUntil(p.rt, () => false, 100, 10); // the reader's first window update goes out
+    const inB = tcpSniff(p.b, 'in');
+    const outB = tcpSniff(p.b);
+    const mss = c.ep!.mss;
+    c.write(pattern(mss));
+    await runUntil(p.rt, () => outB.length > 0, 100);
+    const data1 = inB.filter((x) => x.data.length > 0);
+    expect(data1).toHaveLength(1);
+    expect(outB).toHaveLength(1);
+    expect(outB[0]!.t - data1[0]!.t).toBe(40);
+    expect(outB[0]!.ack).toBe((data1[0]!.seq + mss) >>> 0);
+    expect(p.b.net.tcp.TcpExtDelayedACKs).toBe(1);
+    await runUntil(p.rt, () => false, 100, 10);
+    c.write(pattern(2 * mss));
+    await runUntil(p.rt, () => outB.length > 1, 100);
+    const data2 = inB.filter((x) => x.data.length > 0).slice(1);
+    expect(data2).toHaveLength(2);
+    expect(outB).toHaveLength(2);
+    expect(outB[1]!.t).toBe(data2[1]!.t);
+    expect(outB[1]!.ack).toBe((data2[1]!.seq + mss) >>> 0);
+  });
+});
