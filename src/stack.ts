@@ -102,6 +102,8 @@ export class Stack {
     this.ip = new Ipv4(this.net, this.fib, this.eth, this.neigh);
     this.netfilter = this.ip.netfilter;
     this.icmp = new Icmp(this.net, this.ip);
+    // A failed resolution reaches the local sender as ICMP host unreachable.
+    this.neigh.onFailure = (pb) => this.icmp.send(pb, 3, 1, 0);
     this.tcp = new TcpProto(this.net, this.ip, this.icmp, opts.tcp);
     this.udp = new Udp(this.net, this.ip, this.icmp);
     this.core.addProtocol(ETHERTYPE_ARP, this.arp.rcv);

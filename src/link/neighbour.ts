@@ -95,6 +95,12 @@ export class NeighbourTable {
   /** Keyed by ifindex × 2^32 + address: a number, so a lookup allocates nothing. */
   private entries = new Map<number, Neighbour>();
   ops: NeighOps | null = null;
+  /**
+   * Told of each packet dropped because its neighbour failed to resolve, before
+   * it is freed: the IP layer answers the local sender with ICMP host
+   * unreachable (Linux arp_error_report → ipv4_link_failure).
+   */
+  onFailure: ((pb: PacketBuffer) => void) | null = null;
   private readonly gcTimer: Timer;
 
   constructor(
@@ -279,7 +285,10 @@ export class NeighbourTable {
     const q = n.queue;
     n.queue = [];
     n.queueBytes = 0;
-    for (const pb of q) this.net.drop(pb, 'neigh-failed');
+    for (const pb of q) {
+      this.onFailure?.(pb);
+      this.net.drop(pb, 'neigh-failed');
+    }
   }
 
   private remove(n: Neighbour): void {

@@ -629,11 +629,11 @@ export class TcpProto {
     if (info.type === 3) {
       const hard = info.code === 2 || info.code === 3; // protocol or port unreachable
       const code = hard ? 'ECONNREFUSED' : info.code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH';
+      // Linux tcp_v4_err: during the handshake any unreachable ends the attempt;
+      // afterwards only a soft error is kept (reported if the connection times out).
       if (ep.state === TcpState.SynSent || ep.state === TcpState.SynRecv) {
-        if (hard) {
-          this.net.tcp.TcpAttemptFails++;
-          ep.fail(code);
-        } else ep.softError = code;
+        this.net.tcp.TcpAttemptFails++;
+        ep.fail(code);
       } else ep.softError = code;
     }
   }
