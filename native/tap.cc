@@ -176,6 +176,10 @@ struct IrqLine {
 // Private token so JS cannot construct a TapDevice without open().
 int kConstructToken;
 
+// The interrupt kinds passed to onIrq(kind): 0 RX, 1 TX completion.
+int kRxKind = TapDevice::kIrqRx;
+int kTxKind = TapDevice::kIrqTx;
+
 class TapDeviceWrap : public Napi::ObjectWrap<TapDeviceWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -244,7 +248,12 @@ class TapDeviceWrap : public Napi::ObjectWrap<TapDeviceWrap> {
     try {
       // NonBlockingCall only fails once the TSFN is closing, i.e. during
       // teardown, when a lost interrupt does not matter.
-      dev_->Start([tsfn]() mutable { tsfn.NonBlockingCall(); });
+      // The kind (RX or TX interrupt) travels as a pointer to one of two
+      // static ints, so posting allocates nothing.
+      dev_->Start([tsfn](int kind) mutable {
+        tsfn.NonBlockingCall(kind == TapDevice::kIrqTx ? &kTxKind : &kRxKind,
+                             [](Napi::Env env, Napi::Function fn, int* k) { fn.Call({Napi::Number::New(env, *k)}); });
+      });
     } catch (const TapError& e) {
       throw ToJsError(env, e);
     }
@@ -260,7 +269,8 @@ class TapDeviceWrap : public Napi::ObjectWrap<TapDeviceWrap> {
   Napi::Value TxKick(const Napi::CallbackInfo& info) {
     TapDevice& dev = Device(info.Env());
     try {
-      return Napi::Number::New(info.Env(), dev.TxKick());
+      dev.TxKick();
+      return info.Env().Undefined();
     } catch (const TapError& e) {
       throw ToJsError(info.Env(), e);
     }

@@ -254,6 +254,8 @@ std::unique_ptr<TapDevice> TapDevice::Open(const TapConfig& cfg) {
 
   dev->wake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!dev->wake_) SysFail(errno, "eventfd", "creating the RX thread's wake-up eventfd failed");
+  dev->txWake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!dev->txWake_) SysFail(errno, "eventfd", "creating the TX doorbell eventfd failed");
   return dev;
 }
 
@@ -269,9 +271,10 @@ void TapDevice::Start(RaiseIrq raise) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   try {
     rxThread_ = std::thread(&TapDevice::RxLoop, this);
+    txThread_ = std::thread(&TapDevice::TxLoop, this);
   } catch (const std::system_error& e) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw TapError("EAGAIN", std::string("starting the RX thread failed: ") + e.what(), "pthread_create");
+    throw TapError("EAGAIN", std::string("starting the RX/TX threads failed: ") + e.what(), "pthread_create");
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
@@ -279,17 +282,20 @@ void TapDevice::Start(RaiseIrq raise) {
 void TapDevice::Close() {
   if (closed_) return;
   closed_ = true;
-  if (rxThread_.joinable()) {
-    // Wake the RX thread out of poll(). An eventfd write only fails on counter
-    // overflow, which one write per device cannot cause.
+  if (rxThread_.joinable() || txThread_.joinable()) {
+    // Wake both threads out of poll(): neither reads wake_, so one write makes
+    // it readable for both. An eventfd write only fails on counter overflow,
+    // which one write per device cannot cause.
     const std::uint64_t one = 1;
     while (::write(wake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
     }
-    rxThread_.join();
+    if (rxThread_.joinable()) rxThread_.join();
+    if (txThread_.joinable()) txThread_.join();
   }
-  // Only after the join: the RX thread may be inside read() on tun_.
+  // Only after the joins: the threads may be inside read()/write() on tun_.
   tun_.Reset();
   wake_.Reset();
+  txWake_.Reset();
   raise_ = nullptr;
 }
 
@@ -384,26 +390,68 @@ void TapDevice::MaybeRaiseIrq(const ring::View& r) {
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (r.Exchange(ring::kCtrlIrq, 0) == 1) {
     irqs_.Add(1);
-    raise_();
+    raise_(kIrqRx);
   }
 }
 
-std::uint32_t TapDevice::TxKick() {
+void TapDevice::TxKick() {
   if (closed_) throw TapError("ERR_TAP_CLOSED", "txKick() on a closed TAP device");
   const ring::View t = tx_->view();
   const ring::Geometry& g = t.geometry();
-  // On TX we are the consumer: cons is ours (relaxed is exact), prod is JS's
-  // (acquire, so the frames and descriptors it published are visible).
-  std::uint32_t cons = t.Load(ring::kCtrlCons, __ATOMIC_RELAXED);
+  // A sanity check of what JS published, on the JS thread so a bug surfaces
+  // as an exception where it was made. cons may be moving (the TX thread owns
+  // it); any value it passes through keeps prod - cons within the ring.
+  const std::uint32_t cons = t.Load(ring::kCtrlCons, __ATOMIC_ACQUIRE);
   const std::uint32_t prod = t.Load(ring::kCtrlProd, __ATOMIC_ACQUIRE);
   if (prod - cons > g.slots) {
     throw TapError("ERR_TAP_RING", "TX ring indices are inconsistent: prod " + std::to_string(prod) + " is " +
                                        std::to_string(prod - cons) + " ahead of cons " + std::to_string(cons) +
                                        " in a ring of " + std::to_string(g.slots) + " slots");
   }
+  // The doorbell: an eventfd counter, so kicks that come faster than the TX
+  // thread wakes merge into one wake-up.
+  const std::uint64_t one = 1;
+  while (::write(txWake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
 
-  std::uint32_t written = 0;
-  while (cons != prod) {
+// The TX thread: the NIC's transmit engine. It sleeps until the doorbell
+// rings (or, after EAGAIN, until the TAP can take frames again), writes
+// everything JS has published, completes the descriptors, and interrupts JS
+// if it asked to hear of completions (the TX ring's irq word).
+void TapDevice::TxLoop() {
+  pthread_setname_np(pthread_self(), "ustack-tx");
+  const ring::View t = tx_->view();
+  bool blocked = false;  // the last write met EAGAIN: also wait for POLLOUT
+  for (;;) {
+    pollfd fds[3] = {{txWake_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}, {blocked ? tun_.get() : -1, POLLOUT, 0}};
+    if (poll(fds, 3, -1) < 0) {
+      if (errno == EINTR || errno == ENOMEM) continue;
+      return;
+    }
+    if (fds[1].revents != 0) return;  // Close()
+    if (fds[0].revents & POLLIN) {
+      // Read (reset) the doorbell before draining: a kick after this read
+      // rings it again, so no published frame waits for a wake-up that
+      // already happened.
+      std::uint64_t n;
+      while (::read(txWake_.get(), &n, sizeof n) < 0 && errno == EINTR) {
+      }
+    }
+    if (fds[2].revents & (POLLERR | POLLHUP | POLLNVAL)) blocked = false;  // gone: stop waiting on it
+    blocked = !TxDrain(t);
+  }
+}
+
+bool TapDevice::TxDrain(const ring::View& t) {
+  const ring::Geometry& g = t.geometry();
+  // On TX we are the consumer: cons is ours (relaxed is exact), prod is JS's
+  // (acquire, so the frames and descriptors it published are visible).
+  std::uint32_t cons = t.Load(ring::kCtrlCons, __ATOMIC_RELAXED);
+  bool ok = true;
+  for (;;) {
+    const std::uint32_t prod = t.Load(ring::kCtrlProd, __ATOMIC_ACQUIRE);
+    if (cons == prod || prod - cons > g.slots) break;
     const std::uint32_t len = t.Desc(cons);
     if (len == 0 || len > g.slotSize) {
       txErrors_.Add(1);  // a malformed descriptor: drop it, as a NIC would
@@ -415,21 +463,26 @@ std::uint32_t TapDevice::TxKick() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        txBusy_.Add(1);  // leave this and the rest for the next kick
+        txBusy_.Add(1);  // wait for POLLOUT, then go on from this frame
+        ok = false;
         break;
       }
       txErrors_.Add(1);  // e.g. EIO when the interface is down: consume it
-      ++cons;
-      continue;
+    } else {
+      txFrames_.Add(1);
+      txBytes_.Add(len);
     }
-    txFrames_.Add(1);
-    txBytes_.Add(len);
-    ++written;
     ++cons;
+    // Release: JS may reuse the slot once it sees cons move past it.
+    t.Store(ring::kCtrlCons, cons, __ATOMIC_RELEASE);
   }
-  // Release: JS may reuse the slots once it sees cons, and we are done with them.
   t.Store(ring::kCtrlCons, cons, __ATOMIC_RELEASE);
-  return written;
+  // TX completion interrupt, masked as it fires, with the same store-then-load
+  // handshake as RX: JS stores irq = 1 then re-reads cons; we store cons then
+  // read irq. The fence guarantees one of us sees the other.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (t.Exchange(ring::kCtrlIrq, 0) == 1) raise_(kIrqTx);
+  return ok;
 }
 
 TapStats TapDevice::Stats() const {

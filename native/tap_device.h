@@ -94,8 +94,12 @@ struct TapStats {
 
 class TapDevice {
  public:
-  // Called on the RX thread when the RX interrupt fires. Must not block.
-  using RaiseIrq = std::function<void()>;
+  // The interrupt line, called on the RX or TX thread: kIrqRx when a frame
+  // arrived with RX interrupts enabled, kIrqTx when TX descriptors completed
+  // while JS waited for room (TX ring irq word set). Must not block.
+  static constexpr int kIrqRx = 0;
+  static constexpr int kIrqTx = 1;
+  using RaiseIrq = std::function<void(int kind)>;
 
   // Creates the TAP (inside cfg.netns when set), sets its MTU, brings it up,
   // reads its MAC, and allocates both rings. Does not start the RX thread.
@@ -109,9 +113,10 @@ class TapDevice {
   // Starts the RX thread. Call once, after whoever receives IRQs is ready.
   void Start(RaiseIrq raise);
 
-  // Writes frames tx[cons..prod) to the TAP on the calling thread. Returns
-  // how many were written. Throws TapError ERR_TAP_CLOSED after Close().
-  std::uint32_t TxKick();
+  // The TX doorbell: wakes the TX thread, which writes frames tx[cons..prod)
+  // to the TAP and advances cons. One eventfd write per batch, whatever its
+  // size. Throws TapError ERR_TAP_CLOSED after Close().
+  void TxKick();
 
   TapStats Stats() const;
 
@@ -130,14 +135,19 @@ class TapDevice {
   void RxLoop();
   bool Drain(const ring::View& r);
   void MaybeRaiseIrq(const ring::View& r);
+  void TxLoop();
+  // Writes what JS has published; false if the TAP refused with EAGAIN.
+  bool TxDrain(const ring::View& t);
 
   std::string name_;
   std::string hostMac_;
   Fd tun_;
-  Fd wake_;  // eventfd: Close() writes it to get the RX thread out of poll()
+  Fd wake_;    // eventfd: Close() writes it to get both threads out of poll()
+  Fd txWake_;  // eventfd: the TX doorbell (TxKick writes, the TX thread reads)
   std::shared_ptr<RingMemory> rx_;
   std::shared_ptr<RingMemory> tx_;
   std::thread rxThread_;
+  std::thread txThread_;
   RaiseIrq raise_;
   bool closed_ = false;  // touched by the owning (JS) thread only
 

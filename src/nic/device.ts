@@ -27,6 +27,7 @@ export class DeviceStats {
   napi_polls = 0;
   tx_doorbells = 0;
   tx_busy = 0; // TX ring full when the qdisc tried to hand a frame over
+  tx_completions = 0; // TX completion interrupts (the ring had been full)
 }
 
 /** What a driver provides to its device. */

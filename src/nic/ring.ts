@@ -125,6 +125,17 @@ export class Ring {
     return Atomics.compareExchange(this.ctrl, CTRL_IRQ, 1, 0) === 1;
   }
 
+  /**
+   * TX side of the same handshake: ask to be interrupted when the consumer
+   * completes descriptors. Returns true if room appeared meanwhile and the
+   * request was taken back — the caller goes on at once instead of waiting.
+   */
+  armCompletionIrq(): boolean {
+    Atomics.store(this.ctrl, CTRL_IRQ, 1);
+    if (this.free === 0) return false;
+    return Atomics.compareExchange(this.ctrl, CTRL_IRQ, 1, 0) === 1;
+  }
+
   get irqEnabled(): boolean {
     return Atomics.load(this.ctrl, CTRL_IRQ) === 1;
   }

@@ -116,6 +116,7 @@ export abstract class RingNic implements NetDriver {
     const { tx, dev } = this;
     if (tx.free === 0) {
       dev.stats.tx_busy++;
+      this.onTxRingFull();
       this.requestKick();
       return false;
     }
@@ -148,6 +149,9 @@ export abstract class RingNic implements NetDriver {
     this.dev.stats.tx_doorbells++;
     this.hwKick();
   }
+
+  /** The TX ring is full and a frame waits in the qdisc: hardware that completes asynchronously arranges to say when room appears. */
+  protected onTxRingFull(): void {}
 
   /** Called by the hardware side when TX descriptors completed: frames waiting in the qdisc may go. */
   protected txCompleted(): void {

@@ -24,8 +24,12 @@ export interface TapOpenOptions {
   txSlots: number;
   /** Bytes per slot, a multiple of 64 (normally slotSizeFor(mtu)). */
   slotSize: number;
-  /** The "hard IRQ": called on the JS main thread when the RX ring gets a frame while the irq word is 1. */
-  onIrq: () => void;
+  /**
+   * The "hard IRQ", called on the JS main thread: kind 0 when the RX ring got a
+   * frame while its irq word was 1, kind 1 when TX descriptors completed while
+   * the TX ring's irq word was 1. Each masks its word as it fires.
+   */
+  onIrq: (kind: number) => void;
 }
 
 export interface TapStats {
@@ -49,8 +53,12 @@ export interface TapDevice {
   readonly tx: ArrayBuffer;
   /** MAC of the TAP interface on the kernel side, "aa:bb:cc:dd:ee:ff". */
   readonly hostMac: string;
-  /** Writes frames tx[cons..prod) to the TAP now; advances cons; returns how many were written. */
-  txKick(): number;
+  /**
+   * The TX doorbell: wakes the native TX thread, which writes frames
+   * tx[cons..prod) to the TAP and advances cons; if the TX ring's irq word is
+   * 1 it then raises onIrq(1) (a TX completion interrupt), masking it.
+   */
+  txKick(): void;
   stats(): TapStats;
   /** Idempotent. Stops the RX thread, closes the TAP; rx/tx stay readable. */
   close(): void;

@@ -6,7 +6,6 @@
 // impaired after the RX ring, frames the stack sends before the TX ring.
 
 import type { PacketBuffer } from '../core/packetBuffer.js';
-import { Timer } from '../core/timers.js';
 import type { NetDevice, NetDriver } from './device.js';
 import { FaultInjector, type FaultConfig } from './faults.js';
 import { Ring } from './ring.js';
@@ -26,13 +25,11 @@ export interface TapNicOptions {
   txFaults?: FaultConfig;
 }
 
-/** Retry delay when the TAP's queue is full (EAGAIN on write). */
-const TX_RETRY_MS = 1;
-
 class TapNic extends RingNic {
   private readonly rxWire: FaultInjector | null;
   private readonly txWire: FaultInjector | null;
-  private readonly retry: Timer;
+  /** True while startXmit hands a frame to the impaired wire (see startXmit). */
+  private inXmit = false;
 
   constructor(
     dev: NetDevice,
@@ -43,7 +40,6 @@ class TapNic extends RingNic {
     o: TapNicOptions,
   ) {
     super(dev, rx, tx, ctx);
-    this.retry = new Timer(() => this.kick());
     this.rxWire = o.rxFaults ? new FaultInjector(ctx.rt, o.rxFaults, (f) => this.receiveImpaired(f)) : null;
     this.txWire = o.txFaults ? new FaultInjector(ctx.rt, o.txFaults, (f) => this.transmitImpaired(f)) : null;
   }
@@ -76,8 +72,21 @@ class TapNic extends RingNic {
     this.dev.stats.tx_packets++;
     this.dev.stats.tx_bytes += pb.len;
     pb.free();
-    this.txWire.send(frame);
+    // The wire may deliver at once (no delay drawn): transmitImpaired then kicks the
+    // TX ring, and txCompleted must not re-enter the qdiscRun that called us — it
+    // would hand this same, already freed, frame to startXmit again.
+    this.inXmit = true;
+    try {
+      this.txWire.send(frame);
+    } finally {
+      this.inXmit = false;
+    }
     return true;
+  }
+
+  /** The qdiscRun that called startXmit goes on by itself: never re-enter it from there. */
+  protected override txCompleted(): void {
+    if (!this.inXmit) super.txCompleted();
   }
 
   private transmitImpaired(frame: Uint8Array): void {
@@ -86,23 +95,28 @@ class TapNic extends RingNic {
     this.kick();
   }
 
+  /** The doorbell: the native TX thread writes the frames and completes the descriptors. */
   protected hwKick(): void {
-    let written: number;
     try {
-      written = this.tap.txKick();
+      this.tap.txKick();
     } catch {
       this.dev.stats.tx_errors++;
-      return;
     }
-    if (this.tx.ready > 0) {
-      // The kernel's queue for the TAP is full: try again shortly.
-      this.ctx.rt.timers.arm(this.retry, this.ctx.rt.clock.now() + TX_RETRY_MS);
-    }
-    if (written > 0) this.txCompleted();
   }
 
+  /** The TX ring is full: ask the TX thread for a completion interrupt. */
+  protected override onTxRingFull(): void {
+    if (this.tx.armCompletionIrq()) this.ctx.rt.soon(() => this.txCompleted());
+  }
+
+  /** The TX completion interrupt: descriptors came back, the qdisc may go on. */
+  readonly txIrq = (): void => {
+    if (this.closed) return;
+    this.dev.stats.tx_completions++;
+    this.txCompleted();
+  };
+
   protected hwClose(): void {
-    this.ctx.rt.timers.cancel(this.retry);
     this.rxWire?.clear();
     this.txWire?.clear();
     this.tap.close();
@@ -132,7 +146,7 @@ export function tapDriver(o: TapNicOptions, onOpen?: (tap: TapDevice, nic: NetDr
       rxSlots,
       txSlots,
       slotSize,
-      onIrq: () => nic?.irq(),
+      onIrq: (kind) => (kind === 1 ? nic?.txIrq() : nic?.irq()),
     });
     nic = new TapNic(dev, tap, new Ring(tap.rx, rxSlots, slotSize), new Ring(tap.tx, txSlots, slotSize), ctx, o);
     onOpen?.(tap, nic);
