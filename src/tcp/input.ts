@@ -204,7 +204,9 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
     return false;
   }
 
+  const sackedBefore = ep.sackOk && o.sackCount > 0 ? ep.sackedBytes() : 0;
   if (ep.sackOk && o.sackCount > 0) ep.updateScoreboard(o);
+  const newlySacked = ep.sackOk && o.sackCount > 0 && ep.sackedBytes() > sackedBefore;
   const window = seg.window << ep.sndWscale;
   const windowChanged = window !== ep.sndWnd;
 
@@ -241,8 +243,10 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
     else ep.armRto(); // RFC 6298 §5.3
     if (dataAcked > 0) ep.events?.onDrain();
   } else if (ack === ep.sndUna && ep.flight > 0 && payload === 0 && !(seg.flags & TCP_FIN) && (!windowChanged || o.sackCount > 0)) {
-    // A duplicate ACK (RFC 5681 §2).
-    ep.dupAcks++;
+    // A duplicate ACK (RFC 5681 §2). With SACK it counts only if it SACKs octets not SACKed
+    // before (RFC 6675 §2): a duplicated ACK frame, or a D-SACK for a segment the network
+    // duplicated, is no sign of loss (Linux counts sacked_out, not duplicates, likewise).
+    if (!ep.sackOk || newlySacked) ep.dupAcks++;
     if (!ep.inRecovery) {
       const sackLoss = ep.sackOk && ep.sackedBytes() >= DUP_THRESH * ep.mss;
       // RFC 6582 §3.2 step 2 keeps a second fast retransmit out of the same window: the ACK
