@@ -14,6 +14,24 @@ import { TcpState } from './state.js';
 /** RFC 7323 §5.5: TS.Recent older than 24 days is invalid. */
 const PAWS_24DAYS_MS = 24 * 24 * 3600 * 1000;
 const DUP_THRESH = 3;
+/** Linux TCP_PAWS_WINDOW: timestamps this much older than TS.Recent still pass. */
+const PAWS_WINDOW = 1;
+
+/**
+ * Linux tcp_disordered_ack: a pure ACK at RCV.NXT acknowledging exactly
+ * SND.UNA that does not move the window, with a timestamp within one RTO of
+ * TS.Recent, is a reordered ACK, not an old duplicate: PAWS lets it through.
+ */
+function disorderedAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: number): boolean {
+  return (
+    payload === 0 &&
+    seg.flags === TCP_ACK &&
+    seg.seq === ep.rcvNxt &&
+    seg.ack === ep.sndUna &&
+    seg.window << ep.sndWscale === ep.sndWnd &&
+    ((ep.tsRecent - o.tsVal) | 0) <= ep.rtt.rto
+  );
+}
 
 /** SYN-SENT (RFC 9293 §3.10.7.3). `pb` is consumed by the caller. */
 export function rcvSynSent(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions): void {
@@ -81,8 +99,14 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
     return;
   }
 
-  // PAWS (RFC 7323 §5.3): an older timestamp means an old duplicate.
-  if (ep.tsOk && o.timestamps && !(flags & TCP_RST) && seqLt(o.tsVal, ep.tsRecent) && now - ep.tsRecentStamp < PAWS_24DAYS_MS) {
+  // PAWS (RFC 7323 §5.3): an older timestamp means an old duplicate. As Linux
+  // (tcp_paws_discard), a timestamp one tick old passes, and so does a
+  // reordered pure ACK that changes nothing (tcp_disordered_ack).
+  if (
+    ep.tsOk && o.timestamps && !(flags & TCP_RST) &&
+    ((ep.tsRecent - o.tsVal) | 0) > PAWS_WINDOW && now - ep.tsRecentStamp < PAWS_24DAYS_MS &&
+    !disorderedAck(ep, seg, o, payload)
+  ) {
     c.TcpExtPAWSEstab++;
     ep.sendAck();
     proto.net.drop(pb, 'tcp-paws');
