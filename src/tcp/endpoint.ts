@@ -110,6 +110,8 @@ export class TcpEndpoint {
   /** Loss recovery (RFC 6582 NewReno / RFC 6675 SACK). */
   inRecovery = false;
   recover = 0;
+  /** `recover` still guards against a second fast retransmit (RFC 6582 §3.2 step 2); false once SND.UNA passed it. */
+  recoverValid = false;
   dupAcks = 0;
   highRxt = 0;
   /** SACKed ranges above SND.UNA, sorted, merged: [l0, r0, l1, r1, …]. */
@@ -439,6 +441,7 @@ export class TcpEndpoint {
     else c.TcpExtTCPRenoRecovery++;
     this.inRecovery = true;
     this.recover = this.sndMax;
+    this.recoverValid = true;
     this.ssthresh = this.cc.ssthresh(this, this.flight, this.now);
     this.cwnd = this.ssthresh;
     this.highRxt = this.sndUna;
@@ -513,9 +516,9 @@ export class TcpEndpoint {
       return;
     }
     c.TcpExtTCPTimeouts++;
-    if (this.backoff === 0 || !this.inRecovery) {
-      this.ssthresh = this.cc.ssthresh(this, this.flight, this.now);
-    }
+    // RFC 5681 §3.1: ssthresh is cut on the first timeout only; while the same
+    // segment keeps timing out it is held constant (Linux tcp_enter_loss).
+    if (this.backoff === 0) this.ssthresh = this.cc.ssthresh(this, this.flight, this.now);
     this.cc.onTimeout(this);
     this.cwnd = this.mss; // loss window: one segment
     this.backoff++;
@@ -526,12 +529,13 @@ export class TcpEndpoint {
     // Go back to SND.UNA and resend (Linux marks everything in flight lost).
     this.sndNxt = this.sndUna;
     this.highRxt = this.sndUna;
+    // One segment from SND.UNA through the ordinary path, so SND.MAX, the FIN's
+    // state change and the counters stay right even when the segment reaches
+    // past what was sent before (data Nagle held back, or a first FIN).
     const len = Math.min(this.mss, this.sendBuf.length);
-    const finOnly = len === 0 && this.finQueued;
-    this.xmit(TCP_ACK | (finOnly || (this.finQueued && len === this.sendBuf.length) ? TCP_FIN : 0) | (len > 0 ? TCP_PSH : 0), this.sndUna, 0, len);
-    c.TcpRetransSegs++;
+    const last = len === this.sendBuf.length;
+    this.sendNew(TCP_ACK | (len > 0 && last ? TCP_PSH : 0) | (this.finQueued && last ? TCP_FIN : 0), 0, len);
     this.retransmits++;
-    this.sndNxt = seqAdd(this.sndUna, len + (finOnly || (this.finQueued && len === this.sendBuf.length) ? 1 : 0));
     this.armRto();
   }
 

@@ -180,7 +180,15 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
 
   // Data (RFC 9293 §3.10.7.4 seventh check).
   let finInOrder = false;
-  if (!zeroWindowAtEdge && (payload > 0 || flags & TCP_FIN)) {
+  if (zeroWindowAtEdge) {
+    // Linux tcp_data_queue with a zero window: data is dropped but ACKed at once
+    // (the ACK repeats the zero window; TcpExtTCPZeroWindowDrop), while a bare
+    // FIN is taken — it needs no buffer.
+    if (payload > 0) {
+      c.TcpExtTCPZeroWindowDrop++;
+      ep.sendAck();
+    } else if (flags & TCP_FIN) finInOrder = true;
+  } else if (payload > 0 || flags & TCP_FIN) {
     const s = ep.state;
     const receiving = s === TcpState.Established || s === TcpState.FinWait1 || s === TcpState.FinWait2;
     if (receiving && payload > 0) {
@@ -263,6 +271,9 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
       ep.cc.congAvoid(ep, dataAcked, ep.now, ep.rtt.srtt);
     }
     ep.dupAcks = 0;
+    // Once SND.UNA is past `recover` the guard has done its job; dropping it
+    // keeps the comparison from turning false again 2 GiB later (wrap).
+    if (!ep.inRecovery && ep.recoverValid && seqGt(ack, ep.recover)) ep.recoverValid = false;
     if (ep.flight === 0) ep.stopRto();
     else ep.armRto(); // RFC 6298 §5.3
     if (dataAcked > 0) ep.events?.onDrain();
@@ -278,11 +289,8 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
       // itself proves a new loss (Linux: "SACK TCP is safe"), so an ACK stuck at exactly
       // `recover` — the first segment sent in the last recovery was lost — starts one too,
       // instead of waiting for the RTO.
-      const pastRecover = ep.recover === 0 || seqGt(ack, ep.recover) || (sackLoss && ack === ep.recover);
+      const pastRecover = !ep.recoverValid || seqGt(ack, ep.recover) || (sackLoss && ack === ep.recover);
       if ((ep.dupAcks >= DUP_THRESH || sackLoss) && pastRecover) ep.enterRecovery();
-      else if ((ep.dupAcks >= DUP_THRESH || sackLoss) && !seqGt(ack, ep.recover)) {
-        /* RFC 6582 §3.2 step 2: no second fast retransmit for the same window */
-      }
     } else if (!ep.sackOk) {
       ep.cwnd += ep.mss; // NewReno inflation per extra duplicate (RFC 5681 §3.2 step 4)
     }
