@@ -135,8 +135,7 @@ export class Ipv4 {
       return;
     }
 
-    // All of 127/8 is this host's, over lo (Linux's "local 127.0.0.0/8 dev lo").
-    if (this.fib.isLocal(dst) || (isLoopbackIpv4(dst) && dev === this.loopback)) {
+    if (this.fib.isLocal(dst)) {
       // Loopback addresses are only ever reached through lo (RFC 1122 §3.2.1.3(g)).
       if (isLoopbackIpv4(dst) && dev !== this.loopback) {
         snmp.IpInAddrErrors++;

@@ -72,9 +72,14 @@ export class Fib {
     return null;
   }
 
-  /** True if `a` is one of this host's addresses (on any device: the weak host model, RFC 1122 §3.3.4.2). */
+  /**
+   * True if `a` is one of this host's addresses (on any device: the weak host
+   * model, RFC 1122 §3.3.4.2) — all of 127/8 once a loopback address is
+   * configured, as Linux's "local 127.0.0.0/8 dev lo".
+   */
   isLocal(a: Ipv4Addr): boolean {
-    for (const ifa of this.addrs) if (ifa.addr === a) return true;
+    const loopback = a >>> 24 === 127;
+    for (const ifa of this.addrs) if (ifa.addr === a || (loopback && ifa.addr >>> 24 === 127)) return true;
     return false;
   }
 

@@ -44,3 +44,18 @@ describe('client commands of a running stack', () => {
     expect(devA.stats.rx_packets).toBe(before.rx);
   });
 });
+
+describe('127/8 is local', () => {
+  it('a UDP socket binds 127.0.0.2 and receives a datagram sent to it over lo', async () => {
+    const { rt, a } = makePair();
+    const server = a.createSocket('udp4');
+    const got: string[] = [];
+    server.on('message', (m: Buffer) => got.push(m.toString()));
+    server.bind(5353, '127.0.0.2');
+    const client = a.createSocket('udp4');
+    client.send(Buffer.from('hi'), 5353, '127.0.0.2');
+    await runUntil(rt, () => got.length > 0, 1000);
+    expect(got).toEqual(['hi']);
+    expect(a.lo.stats.rx_packets).toBeGreaterThan(0);
+  });
+});
