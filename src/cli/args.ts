@@ -22,6 +22,8 @@ export interface UpConfig {
   gateway: string | null;
   mac: string | null; // null: random, locally administered
   mtu: number;
+  /** MTU of the loopback device (Linux: ip link set lo mtu N). */
+  loMtu: number;
   rxRing: number;
   txRing: number;
   txQueueLen: number;
@@ -39,6 +41,8 @@ export interface UpConfig {
   /** TCP services: port, or null when turned off. */
   tcpServices: { http: number | null; echo: number | null; discard: number | null; chargen: number | null };
   congestion: 'cubic' | 'reno';
+  /** listen() backlog of the TCP services: the SYN queue and the accept queue limit. */
+  listenBacklog: number;
 }
 
 export const UP_HELP = `Usage: ustack up [options]
@@ -60,6 +64,8 @@ The stack:
   --gateway IP        default gateway (default: the host address)
   --mac MAC           the stack's MAC (default: random, locally administered)
   --mtu N             MTU of the TAP and the stack, ${IPV4_MIN_MTU}..65521 (default: 1500)
+  --lo-mtu N          MTU of the loopback device lo, ${IPV4_MIN_MTU}..65536 (default: 65536;
+                      ip link set lo mtu N)
 
 The NIC model:
   --rx-ring N         RX descriptors, a power of two 8..4096 (default: 256; ethtool -G rx)
@@ -80,6 +86,9 @@ Services:
   --no-http, --no-echo, --no-discard, --no-chargen
                       do not run that service
   --congestion ALG    TCP congestion control: cubic or reno (default: cubic)
+  --listen-backlog N  listen() backlog of the TCP services, 1..65535 (default: 511,
+                      Node's): bounds the SYN queue (then SYN cookies) and the
+                      accept queue; ustack stats sockets shows them
 
 Firewall (netfilter hooks PREROUTING, INPUT, OUTPUT, POSTROUTING; policy ACCEPT):
   --rule 'RULE'       append a rule (repeatable), iptables-like with the chain first:
@@ -149,6 +158,7 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
         gateway: { type: 'string' },
         mac: { type: 'string' },
         mtu: { type: 'string' },
+        'lo-mtu': { type: 'string' },
         'rx-ring': { type: 'string' },
         'tx-ring': { type: 'string' },
         txqueuelen: { type: 'string' },
@@ -177,6 +187,7 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
         'chargen-port': { type: 'string' },
         'no-chargen': { type: 'boolean' },
         congestion: { type: 'string' },
+        'listen-backlog': { type: 'string' },
         'no-udp-echo': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -279,6 +290,7 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
     gateway,
     mac: v.mac ?? null,
     mtu: int('mtu', v.mtu, 1500, IPV4_MIN_MTU, 65521),
+    loMtu: int('lo-mtu', v['lo-mtu'], 65536, IPV4_MIN_MTU, 65536),
     rxRing: ring('rx-ring', v['rx-ring']),
     txRing: ring('tx-ring', v['tx-ring']),
     txQueueLen: int('txqueuelen', v.txqueuelen, 1000, 1, 1_000_000),
@@ -294,5 +306,6 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
     udpEchoPort,
     tcpServices,
     congestion,
+    listenBacklog: int('listen-backlog', v['listen-backlog'], 511, 1, 65535),
   };
 }

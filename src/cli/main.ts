@@ -24,6 +24,22 @@ Commands:
   help     this text
 `;
 
+let epipeQuiet = false;
+
+/**
+ * `ustack stats | head`: when the reader goes away, stop quietly, as SIGPIPE
+ * ends a C tool — not with an unhandled EPIPE and a stack trace. Only for the
+ * commands that print and exit: `up` must shut down (and clean up) on its own.
+ */
+function exitQuietlyOnEpipe(): void {
+  if (epipeQuiet) return;
+  epipeQuiet = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 async function stats(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -37,6 +53,7 @@ async function stats(argv: string[]): Promise<number> {
   }
   const view = (positionals[0] ?? 'all') as ReportView;
   if (positionals.length > 1 || !REPORT_VIEWS.includes(view)) throw new UsageError(`stats: the view must be one of ${REPORT_VIEWS.join(', ')}`);
+  exitQuietlyOnEpipe();
   process.stdout.write(await queryControl(values.name ?? 'ustack', view));
   return 0;
 }
@@ -60,6 +77,7 @@ async function client(cmd: 'ping' | 'fetch', argv: string[]): Promise<number> {
   }
   const line = cmd === 'ping' ? `ping ${positionals[0]} ${values.count ?? 3} ${values.size ?? 56}` : `fetch ${positionals[0]}`;
   const out = await queryControl(values.name ?? 'ustack', line);
+  exitQuietlyOnEpipe();
   process.stdout.write(out);
   if (out.startsWith('error:')) return 1;
   if (cmd === 'ping') return / 0 received,/.test(out) ? 1 : 0;

@@ -60,6 +60,7 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
     const rt = new RealRuntime();
     cleanups.push(() => rt.stop());
     const stack = new Stack({ runtime: rt, softnet: { budget: cfg.budget, weight: cfg.weight, maxBacklog: cfg.backlog }, tcp: { defaults: { ...DEFAULT_TCP_CONFIG.defaults, congestion: cfg.congestion } } });
+    stack.lo.mtu = cfg.loMtu;
     const mac = cfg.mac ? parseMac(cfg.mac)! : randomMac();
     const faults = Object.values(cfg.faults).some((v) => v !== undefined) ? cfg.faults : undefined;
 
@@ -87,6 +88,9 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
       cleanups.push(() => clearInterval(flusher));
     }
 
+    // Registered before the interface exists: if anything after the TAP opens
+    // fails, closing the stack closes the TAP too, and the process can exit.
+    cleanups.push(() => stack.close());
     const dev = stack.addInterface({
       name: cfg.tap,
       mac,
@@ -96,7 +100,6 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
       gateway: cfg.gateway ?? undefined,
       driver: tapDriver({ name: cfg.tap, netns: cfg.netns ?? undefined, rxSlots: cfg.rxRing, txSlots: cfg.txRing, rxFaults: faults, txFaults: faults }),
     });
-    cleanups.push(() => stack.close());
     if (captureTap) {
       const detach = captureTap.attach(dev);
       cleanups.push(detach);
@@ -109,10 +112,11 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
       cleanups.push(() => echo.close());
     }
     const svc = cfg.tcpServices;
-    if (svc.http !== null) startHttp(stack, svc.http, () => report(stack, 'all'));
-    if (svc.echo !== null) startEcho(stack, svc.echo);
-    if (svc.discard !== null) startDiscard(stack, svc.discard);
-    if (svc.chargen !== null) startChargen(stack, svc.chargen);
+    const backlog = cfg.listenBacklog;
+    if (svc.http !== null) startHttp(stack, svc.http, () => report(stack, 'all'), backlog);
+    if (svc.echo !== null) startEcho(stack, svc.echo, backlog);
+    if (svc.discard !== null) startDiscard(stack, svc.discard, backlog);
+    if (svc.chargen !== null) startChargen(stack, svc.chargen, backlog);
 
     if (cfg.control) {
       const server = await serveControl(name, controlHandler(stack));

@@ -13,20 +13,20 @@ import type { Stack } from '../stack.js';
 import type { TcpServer } from '../socket/tcpServer.js';
 import type { TcpSocket } from '../socket/tcpSocket.js';
 
-export function startEcho(stack: Stack, port: number): TcpServer {
+export function startEcho(stack: Stack, port: number, backlog?: number): TcpServer {
   const server = stack.createServer({ allowHalfOpen: true }, (s: TcpSocket) => {
     s.on('error', () => {});
     s.pipe(s);
   });
-  return server.listen(port);
+  return server.listen(port, backlog);
 }
 
-export function startDiscard(stack: Stack, port: number): TcpServer {
+export function startDiscard(stack: Stack, port: number, backlog?: number): TcpServer {
   const server = stack.createServer((s: TcpSocket) => {
     s.on('error', () => {});
     s.resume();
   });
-  return server.listen(port);
+  return server.listen(port, backlog);
 }
 
 /** RFC 864: line n is 72 characters of the 95 printable ASCII characters starting at n mod 95. */
@@ -40,7 +40,7 @@ function chargenBlock(): Buffer {
   return Buffer.from(lines.join(''), 'latin1');
 }
 
-export function startChargen(stack: Stack, port: number): TcpServer {
+export function startChargen(stack: Stack, port: number, backlog?: number): TcpServer {
   const block = chargenBlock();
   const chunk = Buffer.concat(Array.from({ length: Math.ceil(65536 / block.length) }, () => block));
   const server = stack.createServer((s: TcpSocket) => {
@@ -60,7 +60,7 @@ export function startChargen(stack: Stack, port: number): TcpServer {
     });
     pump();
   });
-  return server.listen(port);
+  return server.listen(port, backlog);
 }
 
 /** Byte i of /bytes/N. */
@@ -90,7 +90,7 @@ function sendBytes(res: ServerResponse, n: number): void {
 
 const MAX_BYTES = 2 ** 40;
 
-export function startHttp(stack: Stack, port: number, page: () => string): TcpServer {
+export function startHttp(stack: Stack, port: number, page: () => string, backlog?: number): TcpServer {
   const http = createHttpServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const bytes = /^\/bytes\/([0-9]{1,13})$/.exec(url);
@@ -127,7 +127,7 @@ export function startHttp(stack: Stack, port: number, page: () => string): TcpSe
     s.on('error', () => {});
     http.emit('connection', s);
   });
-  return server.listen(port);
+  return server.listen(port, backlog);
 }
 
 function escapeHtml(s: string): string {

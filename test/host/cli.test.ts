@@ -76,6 +76,8 @@ describe.skipIf(!cliBuilt)('ustack: usage errors and help', () => {
     [['--pcap-format', 'pcapx'], /--pcap-format must be pcap or pcapng/],
     [['--loss', '2'], /fault injection: .*loss/],
     [['--budget', '0'], /--budget/],
+    [['--lo-mtu', '65537'], /--lo-mtu must be from 68 to 65536, got 65537/],
+    [['--listen-backlog', '0'], /--listen-backlog must be from 1 to 65535, got 0/],
     [['--no-netns'], /--netns and --no-netns cannot be used together/],
     [['extra'], /extra/],
   ])('ustack up %j exits 2 naming the problem', async (bad, message) => {
