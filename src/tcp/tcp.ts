@@ -54,6 +54,11 @@ const COOKIE_BITS = 24;
 const COOKIE_MASK = (1 << COOKIE_BITS) - 1;
 const COOKIE_MAX_AGE = 2; // minutes (Linux MAX_SYNCOOKIE_AGE)
 
+/** The largest IPv4 datagram: a path MTU above it (lo's 65536) still carries at most this (Linux IPV4_MAX_PMTU). */
+const IPV4_MAX_PMTU = 65535;
+/** IPv4 and TCP headers without options: what MSS leaves out of the MTU (RFC 9293 §3.7.1). */
+const TCP_IPV4_HLEN = 40;
+
 function tupleKey(laddr: number, lport: number, raddr: number, rport: number): string {
   return `${laddr}:${lport}:${raddr}:${rport}`;
 }
@@ -169,6 +174,17 @@ export class TcpProto {
 
   // ------------------------------------------------------------ active open
 
+  /**
+   * The MSS we announce on a route: its device's MTU (lo's for a local route)
+   * less 40, never more than a 65535-byte datagram holds — Linux's
+   * ipv4_default_advmss; without the cap lo's 65536 would give segments one
+   * byte too big to send.
+   */
+  private routeAdvMss(rt: ReturnType<Ipv4['route']>): number {
+    const mtu = !rt ? 1500 : rt.type === 'local' ? (this.ip.loopback?.mtu ?? 65536) : rt.dev.mtu;
+    return Math.min(mtu, IPV4_MAX_PMTU) - TCP_IPV4_HLEN;
+  }
+
   /** connect(): SYN-SENT and the first SYN (RFC 9293 §3.10.1). */
   connect(ep: TcpEndpoint, raddr: number, rport: number, laddr: number, lport: number): void {
     const rt = this.ip.route(raddr);
@@ -178,8 +194,7 @@ export class TcpProto {
     ep.rport = rport;
     ep.lport = lport || this.ephemeralPort(ep.laddr, raddr, rport);
     if (this.lookup(ep.laddr, ep.lport, raddr, rport)) throw Object.assign(new Error('connect EADDRINUSE'), { code: 'EADDRINUSE', syscall: 'connect' });
-    const mtu = rt.type === 'local' ? (this.ip.loopback?.mtu ?? 65536) : rt.dev.mtu;
-    ep.advMss = mtu - 40;
+    ep.advMss = this.routeAdvMss(rt);
     ep.mss = Math.min(536, ep.advMss);
     ep.iss = this.isn(ep.laddr, ep.lport, raddr, rport);
     ep.tsOffset = this.tsOffset(ep.laddr, raddr);
@@ -416,7 +431,7 @@ export class TcpProto {
     // first segments update TS.Recent (and PAWS works) before we ACK anything.
     ep.lastAckSent = ep.rcvNxt;
     const rt = this.ip.route(r.raddr);
-    ep.advMss = (rt ? (rt.type === 'local' ? (this.ip.loopback?.mtu ?? 65536) : rt.dev.mtu) : 1500) - 40;
+    ep.advMss = this.routeAdvMss(rt);
     ep.mss = Math.max(64, Math.min(r.mss, ep.advMss));
     if (r.wscale >= 0) {
       ep.sndWscale = r.wscale;
@@ -462,7 +477,7 @@ export class TcpProto {
     ep.tsRecent = r.tsRecent;
     ep.tsOffset = this.tsOffset(r.laddr, r.raddr);
     const rt = this.ip.route(r.raddr);
-    ep.advMss = (rt ? (rt.type === 'local' ? (this.ip.loopback?.mtu ?? 65536) : rt.dev.mtu) : 1500) - 40;
+    ep.advMss = this.routeAdvMss(rt);
     ep.xmit(TCP_SYN | TCP_ACK, r.iss, 0, 0, { mss: ep.advMss, wscale: r.wscale >= 0 ? ep.rcvWscale : -1, sackOk: r.sackOk, tsOk: r.tsOk });
   }
 
