@@ -1,8 +1,12 @@
 // tcpServer: a listening socket as Node's net.Server shapes it —
 // listen(port[, host][, backlog][, cb]), close(), address(), getConnections(),
-// events 'listening', 'connection', 'close', 'error'. Each connection the
-// listener's accept queue gains is accepted at once and handed out as a
-// TcpSocket (the 'connection' event is Node's accept loop).
+// events 'listening', 'connection', 'close', 'error'. Connections wait on the
+// listener's accept queue until the next turn of the event loop, where the
+// server accepts all of them and hands each out as a TcpSocket — as libuv's
+// uv__server_io runs accept() until EAGAIN when the listening fd polls
+// readable. So the accept queue is real: a burst of handshakes completed in
+// one softirq round waits there (ss's Recv-Q), and beyond the backlog it
+// overflows (TcpExtListenOverflows), as with a busy Node process on Linux.
 
 import { EventEmitter } from 'node:events';
 import type { Runtime } from '../core/runtime.js';
@@ -21,6 +25,7 @@ export class TcpServer extends EventEmitter {
   private listener: Listener | null = null;
   private readonly sockets = new Set<TcpSocket>();
   private closing = false;
+  private acceptPending = false;
 
   constructor(
     private readonly proto: TcpProto,
@@ -59,7 +64,14 @@ export class TcpServer extends EventEmitter {
       this.rt.defer(() => this.emit('error', e));
       return this;
     }
-    this.listener.onAcceptable = () => this.acceptAll();
+    this.listener.onAcceptable = () => {
+      if (this.acceptPending) return;
+      this.acceptPending = true;
+      this.rt.defer(() => {
+        this.acceptPending = false;
+        this.acceptAll();
+      });
+    };
     this.rt.defer(() => this.emit('listening'));
     return this;
   }
