@@ -69,7 +69,10 @@ export class Arp {
       const solicited = r.op === ARP_OP_REPLY && forUs && pkt.targetMac === dev.mac;
       this.neigh.update(r.senderIp, dev, r.senderMac, solicited, false);
     }
-    if (forUs) pb.free();
+    // A reply for us, or an announcement (gratuitous ARP: sender = target,
+    // RFC 5227 §2.3), did its work above and is consumed, as Linux's arp_process
+    // consumes them; only a request or reply about someone else is a drop.
+    if (forUs || r.senderIp === r.targetIp) pb.free();
     else this.net.drop(pb, 'arp-not-for-us');
   };
 

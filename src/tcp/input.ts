@@ -403,9 +403,14 @@ function resetReceived(ep: TcpEndpoint): void {
       ep.fail('ECONNREFUSED');
       return;
     case TcpState.Established:
-    case TcpState.CloseWait:
       c.TcpEstabResets++;
       ep.fail('ECONNRESET');
+      return;
+    case TcpState.CloseWait:
+      // The peer had finished sending: what fails is our next write, so Linux's
+      // tcp_reset reports EPIPE here, not ECONNRESET.
+      c.TcpEstabResets++;
+      ep.fail('EPIPE');
       return;
     case TcpState.FinWait1:
     case TcpState.FinWait2:

@@ -107,6 +107,9 @@ describe('gratuitous ARP', () => {
     expect(b.neigh.lookup(A_IP, devB)?.mac).toBe(moved);
     expect(b.neigh.show().find((n) => n.ip === '10.0.0.1')?.state).toBe('STALE');
     expect(b.neigh.lookup(X_IP, devB)).toBeUndefined();
+    // Announcements are consumed, not dropped as not for us (Linux arp_process).
+    expect(drops(b, 'arp-not-for-us')).toBe(0);
+    expectNoLeaks(b);
   });
 });
 

@@ -323,7 +323,7 @@ describe('RST in each state (RFC 9293 §3.10.7, RFC 5961 §3.2)', () => {
       state: S.FinWait2,
       error: 'ECONNRESET',
     },
-    { name: 'CLOSE-WAIT', to: (x) => x.peer.send(80, { flags: TCP_FIN | TCP_ACK }), state: S.CloseWait, error: 'ECONNRESET' },
+    { name: 'CLOSE-WAIT', to: (x) => x.peer.send(80, { flags: TCP_FIN | TCP_ACK }), state: S.CloseWait, error: 'EPIPE' },
     {
       name: 'CLOSING',
       to: (x) => {
