@@ -37,6 +37,8 @@ export class SnmpCounters {
   IcmpInParmProbs = 0;
   IcmpInEchos = 0;
   IcmpInEchoReps = 0;
+  IcmpInTimestamps = 0;
+  IcmpInTimestampReps = 0;
   IcmpOutMsgs = 0;
   IcmpOutErrors = 0;
   IcmpOutRateLimitGlobal = 0;
@@ -45,6 +47,7 @@ export class SnmpCounters {
   IcmpOutTimeExcds = 0;
   IcmpOutEchos = 0;
   IcmpOutEchoReps = 0;
+  IcmpOutTimestampReps = 0;
   // Arp (no standard MIB: Linux's /proc/net/stat/arp_cache field names)
   ArpInRequests = 0;
   ArpInReplies = 0;

@@ -38,6 +38,7 @@ export type DropReason =
   | 'icmp-csum'
   | 'icmp-inhdr'
   | 'icmp-broadcast-echo'
+  | 'icmp-too-small'
   | 'icmp-ratelimit'
   | 'udp-csum'
   | 'udp-noport'

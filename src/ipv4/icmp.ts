@@ -1,5 +1,5 @@
 // icmp: the Internet Control Message Protocol (RFC 792; RFC 1122 §3.2.2;
-// Linux net/ipv4/icmp.c). Answers echo requests, passes errors about our own
+// Linux net/ipv4/icmp.c). Answers echo and timestamp requests, passes errors about our own
 // datagrams up to the transport that sent them, and sends errors of its own
 // under the RFC 1122 rules and Linux's rate limits:
 //   - never about an ICMP error, a broadcast or multicast datagram, a
@@ -18,6 +18,8 @@ import {
   ICMP_HEADER_LEN,
   ICMP_PARAM_PROBLEM,
   ICMP_TIME_EXCEEDED,
+  ICMP_TIMESTAMP,
+  ICMP_TIMESTAMP_REPLY,
   IcmpPacket,
   isIcmpError,
 } from '../wire/icmp.js';
@@ -54,6 +56,10 @@ export type EchoReplyHandler = (src: Ipv4Addr, seq: number, data: Uint8Array, tt
 
 /** Bytes of the offending datagram quoted in an error: fill 576 bytes (RFC 1812 §4.3.2.3, Linux). */
 const ICMP_ERROR_MAX = 576 - 20 - ICMP_HEADER_LEN;
+
+/** A timestamp message: the header, then originate, receive and transmit times (RFC 792). */
+const ICMP_TIMESTAMP_LEN = ICMP_HEADER_LEN + 12;
+const MS_PER_DAY = 86_400_000;
 
 export interface IcmpRateParams {
   msgsPerSec: number; // icmp_msgs_per_sec
@@ -126,6 +132,25 @@ export class Icmp {
         }
         this.echoReply(pb);
         return;
+      case ICMP_TIMESTAMP:
+        snmp.IcmpInTimestamps++;
+        // Linux icmp_rcv: broadcast timestamp requests are ignored like echoes.
+        if (pb.pktType !== PktType.Host && this.ignoreBroadcastEcho) {
+          this.net.drop(pb, 'icmp-broadcast-echo');
+          return;
+        }
+        // icmp_timestamp: at least the originate time must be there.
+        if (pb.len < ICMP_HEADER_LEN + 4) {
+          snmp.IcmpInErrors++;
+          this.net.drop(pb, 'icmp-too-small');
+          return;
+        }
+        this.timestampReply(pb);
+        return;
+      case ICMP_TIMESTAMP_REPLY:
+        snmp.IcmpInTimestampReps++;
+        pb.free();
+        return;
       case ICMP_ECHO_REPLY: {
         snmp.IcmpInEchoReps++;
         const h = this.echoHandlers.get(m.echoIdent);
@@ -167,6 +192,37 @@ export class Icmp {
     req.free();
     this.net.snmp.IcmpOutMsgs++;
     this.net.snmp.IcmpOutEchoReps++;
+    this.ip.output(pb, { saddr, daddr, protocol: IPPROTO_ICMP });
+  }
+
+  /**
+   * icmp_timestamp (RFC 792; RFC 1122 §3.2.2.8): the request's identifier,
+   * sequence and originate time, and our receive and transmit times — the same
+   * instant, in milliseconds since midnight UT, as Linux fills them.
+   */
+  private timestampReply(req: PacketBuffer): void {
+    const q = this.view.wrap(req.buf, req.head, req.len);
+    const ident = q.echoIdent;
+    const seq = q.echoSeq;
+    const originate = q.originateTime;
+    const pb = this.ip.allocPayload(ICMP_TIMESTAMP_LEN);
+    const at = pb.put(ICMP_TIMESTAMP_LEN);
+    pb.buf.fill(0, at, at + ICMP_TIMESTAMP_LEN);
+    const m = this.view.wrap(pb.buf, at, ICMP_TIMESTAMP_LEN);
+    m.type = ICMP_TIMESTAMP_REPLY;
+    m.code = 0;
+    m.echoIdent = ident;
+    m.echoSeq = seq;
+    const now = Math.floor(this.net.now()) % MS_PER_DAY;
+    m.originateTime = originate;
+    m.receiveTime = now;
+    m.transmitTime = now;
+    m.fillChecksum();
+    const saddr = req.pktType === PktType.Host ? req.daddr : 0;
+    const daddr = req.saddr;
+    req.free();
+    this.net.snmp.IcmpOutMsgs++;
+    this.net.snmp.IcmpOutTimestampReps++;
     this.ip.output(pb, { saddr, daddr, protocol: IPPROTO_ICMP });
   }
 

@@ -13,6 +13,8 @@
 //                    frag needed     unused (16)     | next-hop MTU (16)  RFC 1191
 //                    param problem   pointer (8)     | unused (24)
 //                    redirect        gateway address (32)
+//                    timestamp       identifier (16) | sequence (16), then
+//                                    originate, receive, transmit times (32 each)
 //
 // The checksum covers the whole ICMP message, so the view's `len` must be the
 // message length (the IPv4 payloadLen), not the frame's.
@@ -96,6 +98,10 @@ const ECHO_SEQ = 6;
 const NEXT_HOP_MTU = 6;
 const POINTER = 4;
 const GATEWAY = 4;
+// Timestamp and timestamp reply (RFC 792): three 32-bit times after the header.
+const TS_ORIGINATE = 8;
+const TS_RECEIVE = 12;
+const TS_TRANSMIT = 16;
 
 export type IcmpError = 'truncated' | 'checksum';
 
@@ -182,6 +188,28 @@ export class IcmpPacket extends WireView {
     writeIpv4(this.buf, this.off + GATEWAY, a);
   }
 
+  /** Timestamp messages: ms since midnight UT when the request left (RFC 792). */
+  get originateTime(): number {
+    return this.u32(TS_ORIGINATE);
+  }
+  set originateTime(v: number) {
+    this.setU32(TS_ORIGINATE, v);
+  }
+  /** When the replier received the request. */
+  get receiveTime(): number {
+    return this.u32(TS_RECEIVE);
+  }
+  set receiveTime(v: number) {
+    this.setU32(TS_RECEIVE, v);
+  }
+  /** When the replier sent its reply. */
+  get transmitTime(): number {
+    return this.u32(TS_TRANSMIT);
+  }
+  set transmitTime(v: number) {
+    this.setU32(TS_TRANSMIT, v);
+  }
+
   /** Absolute offset of the data in `buf`. */
   get dataOffset(): number {
     return this.off + ICMP_HEADER_LEN;
@@ -218,6 +246,15 @@ export class IcmpPacket extends WireView {
     const o = this.off + field;
     b[o] = v >>> 8;
     b[o + 1] = v & 0xff;
+  }
+
+  private u32(field: number): number {
+    return ((this.u16(field) << 16) | this.u16(field + 2)) >>> 0;
+  }
+
+  private setU32(field: number, v: number): void {
+    this.setU16(field, v >>> 16);
+    this.setU16(field + 2, v & 0xffff);
   }
 }
 

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { pingPayload, type EchoReply } from '../../src/ipv4/ping.js';
 import { parseIpv4 } from '../../src/wire/address.js';
-import { sniff } from '../helpers/frames.js';
-import { A_IP, B_IP, drops, expectNoLeaks, makePair } from '../helpers/pair.js';
+import { icmpMessage, ipFrame, sniff } from '../helpers/frames.js';
+import { A_IP, A_MAC, B_IP, B_MAC, drops, expectNoLeaks, makePair } from '../helpers/pair.js';
 
 describe('ICMP echo', () => {
   it('replies with identical data, identifier and sequence for every size, odd ones included', () => {
@@ -82,5 +82,51 @@ describe('ICMP echo', () => {
     expect(() => sock.send(parseIpv4('192.0.2.1')!, 1, pingPayload(8, 1))).toThrow(expect.objectContaining({ code: 'ENETUNREACH' }));
     expect(p.a.net.snmp.IpOutNoRoutes).toBe(1);
     expectNoLeaks(p.a);
+  });
+});
+
+describe('ICMP timestamp (RFC 792; Linux icmp_timestamp)', () => {
+  /** A timestamp request from A to `dst` with `times` (originate, receive, transmit), cut to `len` data bytes. */
+  function tsRequest(dst: number, ethDst: number, ident: number, seq: number, originate: number, len = 12): Uint8Array {
+    const data = new Uint8Array(12);
+    new DataView(data.buffer).setUint32(0, originate);
+    return ipFrame(ethDst, A_MAC, { src: A_IP, dst }, icmpMessage(13, 0, ((ident << 16) | seq) >>> 0, data.subarray(0, len)));
+  }
+
+  it('answers with the identifier, sequence and originate time, and its receive and transmit times in ms since midnight UT', () => {
+    const p = makePair();
+    const out = sniff(p.b);
+    p.rt.advance(1234);
+    p.link.inject(1, tsRequest(B_IP, B_MAC, 0x4242, 7, 0xdeadbeef));
+    p.rt.advance(10);
+    const replies = out.filter((f) => f.icmp?.type === 14);
+    expect(replies).toHaveLength(1);
+    const r = replies[0]!;
+    expect(r.ip).toMatchObject({ src: B_IP, dst: A_IP, totalLength: 20 + 20 });
+    expect(r.icmp!.rest).toBe(((0x4242 << 16) | 7) >>> 0);
+    const t = new DataView(r.icmp!.data.buffer, r.icmp!.data.byteOffset);
+    expect(t.getUint32(0)).toBe(0xdeadbeef);
+    // The virtual clock: p.rt's start plus the 1234 ms advanced, as ms since midnight UT.
+    const midnightMs = Math.floor(p.rt.clock.now() - 10) % 86_400_000;
+    expect(t.getUint32(4)).toBe(midnightMs);
+    expect(t.getUint32(8)).toBe(midnightMs);
+    expect(p.b.net.snmp.IcmpInTimestamps).toBe(1);
+    expect(p.b.net.snmp.IcmpOutTimestampReps).toBe(1);
+    expect(p.a.net.snmp.IcmpInTimestampReps).toBe(1);
+    expectNoLeaks(p.a, p.b);
+  });
+
+  it('a request without its originate time is an error; a broadcast one is ignored, as an echo is', () => {
+    const p = makePair();
+    const out = sniff(p.b);
+    p.link.inject(1, tsRequest(B_IP, B_MAC, 1, 1, 5, 2));
+    p.link.inject(1, tsRequest(parseIpv4('10.0.0.255')!, 0xffff_ffff_ffff, 1, 2, 5));
+    p.rt.advance(10);
+    expect(out.filter((f) => f.icmp?.type === 14)).toHaveLength(0);
+    expect(p.b.net.snmp.IcmpInTimestamps).toBe(2);
+    expect(p.b.net.snmp.IcmpInErrors).toBe(1);
+    expect(drops(p.b, 'icmp-too-small')).toBe(1);
+    expect(drops(p.b, 'icmp-broadcast-echo')).toBe(1);
+    expectNoLeaks(p.b);
   });
 });
