@@ -22,8 +22,8 @@ import type { Netfilter } from './ipv4/netfilter.js';
 import { Icmp } from './ipv4/icmp.js';
 import { PingSocket } from './ipv4/ping.js';
 import { TcpProto, type TcpConfig } from './tcp/tcp.js';
-import { TcpSocket, errnoError, type TcpSocketOptions } from './socket/tcpSocket.js';
-import { TcpServer } from './socket/tcpServer.js';
+import { TcpSocket, errnoError, tuningOptions, type TcpSocketOptions, type TcpTuning } from './socket/tcpSocket.js';
+import { TcpServer, type TcpServerOptions } from './socket/tcpServer.js';
 import { Udp } from './udp/udp.js';
 import { socketOptions, UdpSocket, type RemoteInfo, type UdpSocketOptions, type UdpSocketType } from './udp/socket.js';
 import { IFF_LOOPBACK, IFF_UP, NetDevice } from './nic/device.js';
@@ -40,22 +40,15 @@ export interface StackOptions {
   tcp?: Partial<TcpConfig>;
 }
 
-export interface ConnectOptions extends TcpSocketOptions {
+export interface ConnectOptions extends TcpSocketOptions, TcpTuning {
   port: number;
   host?: string;
   localAddress?: string;
   localPort?: number;
-  /** Send and receive buffer sizes (SO_SNDBUF, SO_RCVBUF), bytes. */
-  sndBuf?: number;
-  rcvBuf?: number;
-  congestion?: 'cubic' | 'reno';
 }
 
-export interface ServerOptions extends TcpSocketOptions {
-  sndBuf?: number;
-  rcvBuf?: number;
-  congestion?: 'cubic' | 'reno';
-}
+/** Socket options, and the TCP tuning its connections inherit from the listener (as on Linux). */
+export type ServerOptions = TcpServerOptions;
 
 export interface InterfaceOptions {
   name: string;
@@ -199,14 +192,7 @@ export class Stack {
       onConnection = opts;
       opts = {};
     }
-    const o = opts ?? {};
-    const proto = this.tcp;
-    if (o.sndBuf || o.rcvBuf || o.congestion) {
-      // Per-server buffer sizes apply to the endpoints its listener creates.
-      const d = proto.config.defaults;
-      proto.config.defaults = { ...d, sndBuf: o.sndBuf ?? d.sndBuf, rcvBuf: o.rcvBuf ?? d.rcvBuf, congestion: o.congestion ?? d.congestion };
-    }
-    return new TcpServer(proto, this.rt, o, onConnection);
+    return new TcpServer(this.tcp, this.rt, opts ?? {}, onConnection);
   }
 
   /** net.connect: an active open. Errors (ECONNREFUSED, ETIMEDOUT, …) arrive as 'error' events. */
@@ -220,11 +206,7 @@ export class Stack {
     if (raddr === null) throw invalid(`invalid host '${o.host}': expected an IPv4 address`);
     const laddr = o.localAddress ? parseIpv4(o.localAddress) : 0;
     if (laddr === null) throw invalid(`invalid localAddress '${o.localAddress}'`);
-    const ep = this.tcp.newEndpoint({
-      ...(o.sndBuf ? { sndBuf: o.sndBuf } : {}),
-      ...(o.rcvBuf ? { rcvBuf: o.rcvBuf } : {}),
-      ...(o.congestion ? { congestion: o.congestion } : {}),
-    });
+    const ep = this.tcp.newEndpoint(tuningOptions(o));
     const sock = new TcpSocket(this.tcp, ep, false, o);
     if (cb) sock.once('connect', cb);
     try {

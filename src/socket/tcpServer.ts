@@ -13,7 +13,9 @@ import type { Runtime } from '../core/runtime.js';
 import type { Listener } from '../tcp/listen.js';
 import type { TcpProto } from '../tcp/tcp.js';
 import { ipv4ToString, parseIpv4 } from '../wire/address.js';
-import { TcpSocket, type TcpSocketOptions } from './tcpSocket.js';
+import { TcpSocket, tuningOptions, type TcpSocketOptions, type TcpTuning } from './tcpSocket.js';
+
+export interface TcpServerOptions extends TcpSocketOptions, TcpTuning {}
 
 export interface ListenOptions {
   port?: number;
@@ -30,7 +32,7 @@ export class TcpServer extends EventEmitter {
   constructor(
     private readonly proto: TcpProto,
     private readonly rt: Runtime,
-    private readonly socketOptions: TcpSocketOptions = {},
+    private readonly socketOptions: TcpServerOptions = {},
     onConnection?: (s: TcpSocket) => void,
   ) {
     super();
@@ -59,7 +61,7 @@ export class TcpServer extends EventEmitter {
     if (laddr === null) throw Object.assign(new Error(`invalid host '${o.host}'`), { code: 'EINVAL' });
     try {
       const p = port === 0 ? this.proto.ephemeralPort(laddr, 0, 0) : port;
-      this.listener = this.proto.listen(laddr, p, o.backlog ?? 511);
+      this.listener = this.proto.listen(laddr, p, o.backlog ?? 511, tuningOptions(this.socketOptions));
     } catch (e) {
       this.rt.defer(() => this.emit('error', e));
       return this;

@@ -13,7 +13,7 @@
 import { Duplex } from 'node:stream';
 import { Timer } from '../core/timers.js';
 import type { Runtime } from '../core/runtime.js';
-import type { EndpointEvents, TcpEndpoint } from '../tcp/endpoint.js';
+import type { EndpointEvents, EndpointOptions, TcpEndpoint } from '../tcp/endpoint.js';
 import type { TcpProto } from '../tcp/tcp.js';
 import { PreAcceptQueue } from '../tcp/listen.js';
 import { TcpState } from '../tcp/state.js';
@@ -29,6 +29,22 @@ export function errnoError(code: string, syscall: string, extra = ''): NodeJS.Er
 export interface TcpSocketOptions {
   allowHalfOpen?: boolean;
   noDelay?: boolean;
+}
+
+/** What a socket sets in its TCP layer: SO_SNDBUF and SO_RCVBUF (bytes), TCP_CONGESTION. */
+export interface TcpTuning {
+  sndBuf?: number;
+  rcvBuf?: number;
+  congestion?: 'cubic' | 'reno';
+}
+
+/** The endpoint options a TcpTuning sets; what it leaves out keeps the stack's default. */
+export function tuningOptions(o: TcpTuning): Partial<EndpointOptions> {
+  return {
+    ...(o.sndBuf ? { sndBuf: o.sndBuf } : {}),
+    ...(o.rcvBuf ? { rcvBuf: o.rcvBuf } : {}),
+    ...(o.congestion ? { congestion: o.congestion } : {}),
+  };
 }
 
 export class TcpSocket extends Duplex implements EndpointEvents {

@@ -11,7 +11,7 @@
 // retransmitted), counting TcpExtListenOverflows and TcpExtListenDrops.
 
 import { Timer } from '../core/timers.js';
-import type { EndpointEvents, TcpEndpoint } from './endpoint.js';
+import type { EndpointEvents, EndpointOptions, TcpEndpoint } from './endpoint.js';
 
 /** A connection in SYN-RECV, before it is worth a whole endpoint (request_sock). */
 export class RequestSock {
@@ -85,6 +85,8 @@ export class Listener {
     readonly laddr: number,
     readonly port: number,
     public backlog: number,
+    /** Buffer sizes and congestion control its connections inherit (a listening socket's SO_SNDBUF, SO_RCVBUF, TCP_CONGESTION). */
+    readonly endpointOptions: Partial<EndpointOptions> = {},
   ) {}
 
   get acceptQueueFull(): boolean {

@@ -133,12 +133,13 @@ export class TcpProto {
     return false;
   }
 
-  listen(laddr: number, port: number, backlog: number): Listener {
+  /** listen(): `opts` are what its connections inherit, over the stack's defaults. */
+  listen(laddr: number, port: number, backlog: number, opts: Partial<EndpointOptions> = {}): Listener {
     const list = this.listeners.get(port) ?? [];
     if (list.some((l) => l.laddr === laddr || l.laddr === 0 || laddr === 0)) {
       throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${port}`), { code: 'EADDRINUSE', syscall: 'listen', port });
     }
-    const l = new Listener(laddr, port, Math.max(1, backlog));
+    const l = new Listener(laddr, port, Math.max(1, backlog), opts);
     list.push(l);
     this.listeners.set(port, list);
     return l;
@@ -333,7 +334,7 @@ export class TcpProto {
           return;
         }
         l.lastOverflow = this.net.now();
-        this.sendCookie(seg, o, laddr, raddr);
+        this.sendCookie(l, seg, o, laddr, raddr);
         pb.free();
         return;
       }
@@ -367,7 +368,7 @@ export class TcpProto {
         return;
       }
       const off = (seg.seq - seqAdd(req.irs, 1)) | 0;
-      if (off < 0 || off >= this.config.defaults.rcvBuf) {
+      if (off < 0 || off >= (l.endpointOptions.rcvBuf ?? this.config.defaults.rcvBuf)) {
         this.net.drop(pb, 'tcp-invalid-seq');
         return;
       }
@@ -414,7 +415,7 @@ export class TcpProto {
 
   /** The handshake completed: a whole endpoint, hashed, on the accept queue. */
   private establish(l: Listener, r: RequestSock, seg: TcpSegment, o: TcpOptions): TcpEndpoint {
-    const ep = this.newEndpoint();
+    const ep = this.newEndpoint(l.endpointOptions);
     ep.laddr = r.laddr;
     ep.lport = r.lport;
     ep.raddr = r.raddr;
@@ -467,7 +468,7 @@ export class TcpProto {
 
   private sendSynAck(r: RequestSock): void {
     // A request sock is not an endpoint: borrow a scratch one to build the segment.
-    const ep = this.newEndpoint();
+    const ep = this.newEndpoint(r.listener.endpointOptions);
     ep.laddr = r.laddr;
     ep.lport = r.lport;
     ep.raddr = r.raddr;
@@ -516,7 +517,7 @@ export class TcpProto {
   }
 
   /** A stateless SYN-ACK whose ISN encodes the time and an MSS index (RFC 4987 §3.6; Linux syncookies.c). */
-  private sendCookie(seg: TcpSegment, o: TcpOptions, laddr: number, raddr: number): void {
+  private sendCookie(l: Listener, seg: TcpSegment, o: TcpOptions, laddr: number, raddr: number): void {
     const c = this.net.tcp;
     c.TcpExtSyncookiesSent++;
     const peerMss = o.mss > 0 ? o.mss : 536;
@@ -530,7 +531,7 @@ export class TcpProto {
     const isn =
       (this.cookieHash(laddr, seg.dstPort, raddr, seg.srcPort, 0, 0) + sseq + (count << COOKIE_BITS) +
         ((this.cookieHash(laddr, seg.dstPort, raddr, seg.srcPort, count, 1) + idx) & COOKIE_MASK)) >>> 0;
-    const ep = this.newEndpoint();
+    const ep = this.newEndpoint(l.endpointOptions);
     ep.laddr = laddr;
     ep.lport = seg.dstPort;
     ep.raddr = raddr;

@@ -205,3 +205,23 @@ describe('SACK blocks (RFC 2018 §4)', () => {
     expect(x.peer.last().ack).toBe((x.base + 100) >>> 0);
   });
 });
+
+describe('buffer sizes are per listener, inherited by its connections (SO_RCVBUF on a listening socket)', () => {
+  it('two servers with their own rcvBuf/sndBuf/congestion: each connection gets its server’s, and connect() keeps the stack’s defaults', async () => {
+    const p = makePair();
+    const small = serve(p, 80, { rcvBuf: 4096, sndBuf: 8192, congestion: 'reno' });
+    const big = serve(p, 81, { rcvBuf: 4 * MB });
+    const back = serve({ ...p, b: p.a, a: p.b }, 82); // a plain server on A, for B to connect to
+    const c1 = p.a.connect(80, '10.0.0.2');
+    const c2 = p.a.connect(81, '10.0.0.2');
+    const c3 = p.b.connect(82, '10.0.0.1');
+    for (const c of [c1, c2, c3]) errorCodes(c);
+    await runUntil(p.rt, () => small.length === 1 && big.length === 1 && back.length === 1, 100);
+    const ep = (s: { ep: unknown }) => s.ep as { rcvBufSize: number; sndBufSize: number; cc: { name: string } };
+    expect([ep(small[0]!).rcvBufSize, ep(small[0]!).sndBufSize, ep(small[0]!).cc.name]).toEqual([4096, 8192, 'reno']);
+    expect([ep(big[0]!).rcvBufSize, ep(big[0]!).sndBufSize, ep(big[0]!).cc.name]).toEqual([4 * MB, 262_144, 'cubic']);
+    // Creating those servers changed nothing stack-wide: B's own connect and A's listener use the defaults.
+    expect([ep(c3).rcvBufSize, ep(c3).sndBufSize, ep(c3).cc.name]).toEqual([262_144, 262_144, 'cubic']);
+    expect([ep(back[0]!).rcvBufSize, ep(back[0]!).cc.name]).toEqual([262_144, 'cubic']);
+  });
+});
