@@ -718,6 +718,10 @@ export class TcpEndpoint {
   /** Called when the application consumed received data: open the window if it grew enough. */
   windowUpdate(): void {
     if (this.state !== TcpState.Established && this.state !== TcpState.FinWait1 && this.state !== TcpState.FinWait2) return;
+    // Nothing received, nothing consumed: Linux's tcp_cleanup_rbuf acts only
+    // when the application copied bytes. Without this, a passive open would
+    // follow its SYN-ACK with an ACK just to widen the (unscaled) window.
+    if (this.rcvNxt === seqAdd(this.irs, 1)) return;
     const advertised = Math.max(0, seqDiff(seqAdd(this.rcvWup, this.rcvWnd), this.rcvNxt));
     // No more than the window field can carry (65535 << wscale), as __tcp_select_window
     // clamps: else a buffer larger than 64 KB without scaling ACKs for nothing on every read.
