@@ -31,6 +31,7 @@ import {
   type Ipv4Repr,
 } from '../wire/ipv4.js';
 import { ipFragment } from './fragment.js';
+import { IpIdents } from './ident.js';
 import { Netfilter, NF_INPUT, NF_OUTPUT, NF_POSTROUTING, NF_PREROUTING } from './netfilter.js';
 import { IpReassembly } from './reassembly.js';
 import type { Fib, Route } from './route.js';
@@ -62,7 +63,7 @@ export class Ipv4 {
     src: 0, dst: 0, protocol: 0, ttl: IPV4_DEFAULT_TTL, payloadLen: 0, ident: 0,
     dontFrag: false, moreFrags: false, fragOffset: 0, dscp: 0, ecn: 0,
   };
-  private ident: number;
+  private readonly idents: IpIdents;
   readonly reasm: IpReassembly;
   /** The netfilter hooks (PREROUTING, INPUT, OUTPUT, POSTROUTING) and their rules. */
   readonly netfilter: Netfilter;
@@ -77,7 +78,7 @@ export class Ipv4 {
     private readonly eth: EthernetLayer,
     private readonly neigh: NeighbourTable,
   ) {
-    this.ident = net.rt.random.u32() & 0xffff;
+    this.idents = new IpIdents(net.rt.random);
     this.reasm = new IpReassembly(net);
     this.netfilter = new Netfilter(net, this);
   }
@@ -225,7 +226,7 @@ export class Ipv4 {
     r.protocol = o.protocol;
     r.ttl = o.ttl ?? IPV4_DEFAULT_TTL;
     r.payloadLen = pb.len;
-    r.ident = this.ident = (this.ident + 1) & 0xffff;
+    r.ident = this.idents.next(o.daddr, saddr, o.protocol);
     r.dontFrag = o.dontFrag ?? false;
     r.dscp = (o.tos ?? 0) >>> 2;
     r.ecn = (o.tos ?? 0) & 3;
