@@ -21,6 +21,19 @@ export const MAX_HEADER = 128;
 /** The backing size of a pooled buffer: headroom plus a 1500-MTU frame, with room to spare. */
 export const POOL_BUFFER_SIZE = 2048;
 
+/** What a queued packet costs beyond its buffer: sizeof(struct sk_buff), aligned. */
+export const SKB_OVERHEAD = 256;
+
+/**
+ * skb->truesize: the memory a queued packet holds — its whole buffer, not
+ * just the bytes in use, plus its bookkeeping. Queues bounded in bytes
+ * (socket receive buffers, the neighbour queue) count this, as Linux does, so
+ * a flood of tiny packets cannot pin more memory than the bound says.
+ */
+export function truesize(pb: PacketBuffer): number {
+  return pb.buf.length + SKB_OVERHEAD;
+}
+
 /** Where a frame was headed on the link (Linux PACKET_HOST, PACKET_BROADCAST, ...). */
 export const enum PktType {
   Host = 0,

@@ -15,7 +15,7 @@
 
 import type { Net } from '../core/net.js';
 import { Fifo } from '../core/fifo.js';
-import type { PacketBuffer } from '../core/packetBuffer.js';
+import { truesize, type PacketBuffer } from '../core/packetBuffer.js';
 import type { NetDevice } from '../nic/device.js';
 import type { Ipv4 } from '../ipv4/ip.js';
 import type { Icmp, IcmpErrorInfo } from '../ipv4/icmp.js';
@@ -35,8 +35,6 @@ export const UDP_WMEM_MAX = 212992;
 /** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF: one 2 KiB buffer plus its struct sk_buff. */
 export const SOCK_MIN_RCVBUF = 2048 + 256;
 export const SOCK_MIN_SNDBUF = 2 * (2048 + 256);
-/** What a queued datagram costs beyond its buffer: sizeof(struct sk_buff), aligned. */
-const SKB_OVERHEAD = 256;
 
 /** net.ipv4.ip_local_port_range (Linux default). */
 export const DEFAULT_LOCAL_PORT_RANGE: readonly [number, number] = [32768, 60999];
@@ -139,10 +137,6 @@ export class UdpSock {
   }
 }
 
-/** skb->truesize: the buffer the datagram occupies plus its bookkeeping. */
-function truesize(pb: PacketBuffer): number {
-  return pb.buf.length + SKB_OVERHEAD;
-}
 
 export interface UdpParams {
   /** ip_local_port_range, inclusive. */

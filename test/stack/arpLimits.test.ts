@@ -1,14 +1,15 @@
 // The neighbour layer's bounds, seen through ping: the per-neighbour queue of
 // packets awaiting resolution (unres_qlen_bytes) and the table size (gc_thresh3).
 import { describe, expect, it } from 'vitest';
+import { POOL_BUFFER_SIZE, SKB_OVERHEAD } from '../../src/core/packetBuffer.js';
 import { pingPayload } from '../../src/ipv4/ping.js';
 import { parseIpv4 } from '../../src/wire/address.js';
 import { B_IP, drops, expectNoLeaks, makePair } from '../helpers/pair.js';
 
 describe('ARP queue and table limits', () => {
   it('packets queued for an unresolved neighbour are bounded in bytes: the oldest are dropped', () => {
-    // Each queued echo request is 20 + 8 + 1000 bytes: room for three.
-    const p = makePair({ neigh: { unresQlenBytes: 3 * 1028 } });
+    // Each queued echo request (20 + 8 + 1000 bytes) holds a pooled 2 KB buffer: room for three.
+    const p = makePair({ neigh: { unresQlenBytes: 3 * (POOL_BUFFER_SIZE + SKB_OVERHEAD) } });
     const sock = p.a.createPingSocket();
     const got: number[] = [];
     sock.onReply((r) => got.push(r.seq));

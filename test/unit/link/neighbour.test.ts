@@ -2,7 +2,7 @@
 // output, so each NUD rule and limit is checked without a link.
 import { describe, expect, it } from 'vitest';
 import { Net } from '../../../src/core/net.js';
-import type { PacketBuffer } from '../../../src/core/packetBuffer.js';
+import { POOL_BUFFER_SIZE, SKB_OVERHEAD, type PacketBuffer } from '../../../src/core/packetBuffer.js';
 import { VirtualRuntime } from '../../../src/core/runtime.js';
 import { DEFAULT_NEIGH_PARAMS, NeighbourTable, type NeighParams } from '../../../src/link/neighbour.js';
 import { NetDevice } from '../../../src/nic/device.js';
@@ -47,8 +47,9 @@ describe('NeighbourTable queue of unresolved packets', () => {
     expect(net.pool.stats.inUse).toBe(0);
   });
 
-  it('is bounded by unres_qlen_bytes: the oldest packets are dropped and counted', () => {
-    const { net, dev, t, sent, packet } = table({ unresQlenBytes: 350 });
+  it('is bounded by unres_qlen_bytes of truesize: the oldest packets are dropped and counted', () => {
+    // Room for three pooled buffers (2048 + 256 bytes each), whatever their 100 bytes of data.
+    const { net, dev, t, sent, packet } = table({ unresQlenBytes: 3 * (POOL_BUFFER_SIZE + SKB_OVERHEAD) });
     for (let i = 1; i <= 6; i++) t.output(packet(i, 100), dev, ip(5));
     expect(t.lookup(ip(5), dev)!.queue.map((pb) => pb.buf[pb.head])).toEqual([4, 5, 6]);
     expect(net.snmp.ArpUnresolvedDiscards).toBe(3);
