@@ -43,6 +43,7 @@ export function hostTestsMissing(tools: string[] = []): string[] {
     arping: ['--help'],
     tshark: ['-v'],
     setpriv: ['--version'],
+    socat: ['-V'],
   };
   for (const t of tools) {
     // arping --help exits 1 on some versions: only "not found" counts as missing.
@@ -77,11 +78,13 @@ function staleDist(): string | undefined {
 
 /**
  * Whether the host tests can run here. If not, says so LOUDLY, naming what is
- * missing, so a skipped run is never mistaken for a passing one.
+ * missing, so a skipped run is never mistaken for a passing one — and with
+ * USTACK_REQUIRE_HOST_TESTS=1 (CI sets it) a missing piece fails the file
+ * instead: CI must never pass by skipping.
  */
 export function hostTestsEnabled(opts: { file?: string; tools?: string[] } = {}): boolean {
   const file = opts.file ?? 'test/host';
-  const missing = hostTestsMissing(opts.tools);
+  const missing = requireHostTests(file, hostTestsMissing(opts.tools));
   if (missing.length === 0) {
     const stale = staleDist();
     if (stale) console.warn(`\n!! ${file}: dist/ is older than ${stale}: these tests run the compiled CLI; rebuild it (npx tsc -p tsconfig.build.json).\n`);
@@ -93,6 +96,14 @@ export function hostTestsEnabled(opts: { file?: string; tools?: string[] } = {})
       `!! These tests run ustack on a real TAP device in a private network namespace.\n${bar}\n`,
   );
   return false;
+}
+
+/** Throws, naming what is missing, when USTACK_REQUIRE_HOST_TESTS=1; else returns `missing`. */
+export function requireHostTests(file: string, missing: string[]): string[] {
+  if (missing.length > 0 && process.env.USTACK_REQUIRE_HOST_TESTS === '1') {
+    throw new Error(`${file}: USTACK_REQUIRE_HOST_TESTS=1 but these host tests cannot run: missing ${missing.join('; ')}`);
+  }
+  return missing;
 }
 
 // ---- running commands ----------------------------------------------------------------

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTapAddon, open, tapAddonPath, type TapDevice, type TapOpenOptions } from '../../src/nic/tapAddon.js';
 import * as L from '../../src/nic/ringLayout.js';
+import { requireHostTests } from './helpers.js';
 
 // ---- can this host run them? ------------------------------------------------
 
@@ -30,14 +31,14 @@ function whyNot(): string | undefined {
   return undefined;
 }
 
-const skipReason = whyNot();
+const skipReason = requireHostTests('test/host/tapAddon.test.ts', [whyNot()].filter((x): x is string => x !== undefined))[0];
 if (skipReason) {
   console.warn(
     `\n${'!'.repeat(78)}\n!! test/host/tapAddon.test.ts SKIPPED: ${skipReason}.\n` +
       `!! The TAP addon tests need root and /dev/net/tun (run: sudo npx vitest run test/host).\n${'!'.repeat(78)}\n`,
   );
 }
-const addonBuilt = existsSync(tapAddonPath());
+const addonBuilt = requireHostTests('test/host/tapAddon.test.ts', existsSync(tapAddonPath()) ? [] : [`the addon ${tapAddonPath()}`]).length === 0;
 if (!addonBuilt) {
   console.warn(`\n!! test/host/tapAddon.test.ts: the addon is not built (${tapAddonPath()}); run \`npm install\`.\n`);
 }
@@ -195,8 +196,9 @@ describe.skipIf(skipReason !== undefined)('tap addon on a real TAP', () => {
     // No IPv6 here: otherwise the kernel sends router solicitations, MLD
     // reports and DAD probes into the TAP on its own schedule, and these tests
     // count the frames they cause.
-    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw',
-      'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    // (Written to /proc/sys directly: sysctl(8) is in procps, which a fresh machine may lack.)
+    execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c',
+      'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6']);
     return ns;
   }
 

@@ -11,7 +11,6 @@
 // (the stack). Every wait is bounded; ustack is stopped by its PID.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,17 +29,7 @@ import {
   type UstackProcess,
 } from './helpers.js';
 
-function socatMissing(): boolean {
-  try {
-    execFileSync('socat', ['-V'], { stdio: 'ignore', timeout: 10_000 });
-    return false;
-  } catch {
-    console.warn(`\n${'!'.repeat(78)}\n!! HOST TESTS SKIPPED: test/host/udp.test.ts\n!! missing: the \`socat\` command (apt-get install socat)\n${'!'.repeat(78)}\n`);
-    return true;
-  }
-}
-
-const enabled = hostTestsEnabled({ file: 'test/host/udp.test.ts', tools: ['tshark'] }) && !socatMissing();
+const enabled = hostTestsEnabled({ file: 'test/host/udp.test.ts', tools: ['tshark', 'socat'] });
 
 const STACK = '10.0.0.2';
 const CLOSED_PORT = 9999;
