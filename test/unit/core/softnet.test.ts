@@ -83,6 +83,30 @@ describe('Softnet NET_RX softirq', () => {
     expect(sn.stats).toMatchObject({ processed: 400, rounds: 2, timeSqueeze: 1 });
   });
 
+  it('stops a round after 2 ms (netdev_budget_usecs) even with budget left, counting time_squeeze', () => {
+    const rt = new VirtualRuntime();
+    const sn = new Softnet(rt);
+    const log: string[] = [];
+    // A slow driver: each poll of up to 64 frames takes 0.75 ms of (virtual) CPU.
+    let left = 400;
+    const napi: NapiStruct = new NapiStruct('eth0', (budget) => {
+      rt.clock.set(rt.clock.now() + 0.75);
+      const n = Math.min(budget, left);
+      left -= n;
+      log.push(`eth0:${n}`);
+      if (n < budget) sn.napiComplete(napi);
+      return n;
+    });
+    sn.napiSchedule(napi);
+    rt.run();
+    // Three polls (192 frames, well under the 300-frame budget) reach 2.25 ms:
+    // the round ends there; the next rounds go on the same way.
+    expect(log.slice(0, 4)).toEqual(['eth0:64', 'eth0:64', 'eth0:64', 'eth0:64']);
+    expect(sn.stats.processed).toBe(400);
+    expect(sn.stats.rounds).toBe(3);
+    expect(sn.stats.timeSqueeze).toBe(2);
+  });
+
   it('honours a configured budget and weight', () => {
     const rt = new VirtualRuntime();
     const sn = new Softnet(rt, { budget: 10, weight: 4 });
