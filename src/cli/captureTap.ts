@@ -1,7 +1,9 @@
 // captureTap: the packet tap behind `ustack up --pcap`, and — for pcapng —
 // the annotation of every received frame the stack drops with why it died:
 // `drop: ip-not-for-us`, `netfilter-drop: INPUT rule 1: -p icmp --icmp-type
-// echo-request -j DROP`. Wireshark shows it as the packet's comment
+// echo-request -j DROP` — and of every one a firewall rule accepted, with that
+// verdict: `netfilter-accept: INPUT rule 2: -p tcp --dport 80 -j ACCEPT`
+// (followed by `; drop: …` if the frame died later all the same). Wireshark shows it as the packet's comment
 // (frame.comment), so a capture answers the seeds' question "does tcpdump see
 // what the firewall blocks?" — yes, and now it also says which rule did it.
 //
@@ -38,7 +40,7 @@ import type { CaptureDirection, CaptureSink } from '../capture/writer.js';
 import type { DropReason, Net } from '../core/net.js';
 import type { Clock } from '../core/runtime.js';
 import type { PacketTap } from '../link/dev.js';
-import { NF_OUTPUT, NF_POSTROUTING, type Netfilter } from '../ipv4/netfilter.js';
+import { NF_OUTPUT, NF_POSTROUTING, type Netfilter, type NfRule } from '../ipv4/netfilter.js';
 import type { NetDevice } from '../nic/device.js';
 
 /** Drop reasons of the send path: never about a received frame. */
@@ -78,6 +80,8 @@ export class CaptureTap {
   private readonly nsecs = new Int32Array(MAX_PENDING);
   private readonly dirs = new Uint8Array(MAX_PENDING);
   private readonly comments: Array<string | undefined> = new Array(MAX_PENDING).fill(undefined);
+  /** Whether the entry's comment already has its drop (a verdict alone may be followed by one). */
+  private readonly dropNoted = new Uint8Array(MAX_PENDING);
 
   constructor(
     private readonly sink: CaptureSink,
@@ -122,16 +126,27 @@ export class CaptureTap {
       }
     };
     const unwatch = a.net.watchDrops((_pb, reason) => this.onDrop(reason));
+    const nf = a.netfilter;
+    if (nf) nf.onAccept = (hook, rule) => this.onAccept(nf, hook, rule);
     return () => {
       dev.receive = inner;
       unwatch();
+      if (nf) nf.onAccept = null;
       this.flush();
     };
   }
 
+  /** A rule accepted the frame being received: its verdict is the comment, until a drop adds to it. */
+  private onAccept(nf: Netfilter, hook: number, rule: NfRule): void {
+    const e = this.subjectEntry;
+    // OUTPUT and POSTROUTING judge what the stack sends, not the received frame.
+    if (this.depth === 0 || e < 0 || hook === NF_OUTPUT || hook === NF_POSTROUTING || this.comments[e] !== undefined) return;
+    this.comments[e] = `netfilter-accept: ${nf.describeRule(hook, rule)}`;
+  }
+
   private onDrop(reason: DropReason): void {
     const e = this.subjectEntry;
-    if (this.depth === 0 || e < 0 || this.comments[e] !== undefined || OUTPUT_REASONS.has(reason)) return;
+    if (this.depth === 0 || e < 0 || this.dropNoted[e] === 1 || OUTPUT_REASONS.has(reason)) return;
     let text: string;
     if (reason === 'netfilter-drop') {
       const nf = this.o.annotate?.netfilter ?? null;
@@ -140,7 +155,9 @@ export class CaptureTap {
     } else {
       text = `drop: ${reason}`;
     }
-    this.comments[e] = text;
+    const verdict = this.comments[e];
+    this.comments[e] = verdict === undefined ? text : `${verdict}; ${text}`;
+    this.dropNoted[e] = 1;
   }
 
   /** Copies a frame into the arena; returns its entry, or -1 if it was recorded at once (no room). */
@@ -168,6 +185,7 @@ export class CaptureTap {
     for (let i = 0; i < this.count; i++) {
       this.sink.record(arena!, this.offs[i]!, this.lens[i]!, this.secs[i]!, this.nsecs[i]!, this.dirs[i] === 0 ? 'in' : 'out', this.comments[i]);
       this.comments[i] = undefined;
+      this.dropNoted[i] = 0;
     }
     // A subject recorded before its fate was known is not annotated any more.
     if (this.count > 0) {

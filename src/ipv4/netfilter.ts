@@ -182,6 +182,11 @@ export class Netfilter {
   lastDropHook = -1;
   lastDropRule: NfRule | null = null;
   lastDropHot = false;
+  /**
+   * Told when a rule ACCEPTs a packet (a policy ACCEPT is no verdict worth
+   * telling): the pcapng capture writes it as the frame's comment.
+   */
+  onAccept: ((hook: number, rule: NfRule) => void) | null = null;
 
   private readonly ip4 = new Ipv4Packet();
   private readonly tcp = new TcpSegment();
@@ -332,7 +337,10 @@ export class Netfilter {
       r.bytes += len;
       const t = r.target;
       if (t === T_NONE) continue;
-      if (t === T_ACCEPT) return true;
+      if (t === T_ACCEPT) {
+        if (this.onAccept !== null) this.onAccept(hook, r);
+        return true;
+      }
       if (t === T_REJECT) this.reject(r, pb);
       return this.drop(hook, r, pb);
     }
@@ -370,6 +378,12 @@ export class Netfilter {
     if (this.lastDropHot) return `${c.name}: hotdrop (a header a rule must read is truncated, or an evil fragment)`;
     const r = this.lastDropRule;
     if (r === null) return `${c.name} policy ${c.policy}`;
+    return this.describeRule(this.lastDropHook, r);
+  }
+
+  /** `INPUT rule 2: -p tcp --dport 80 -j ACCEPT`, numbered as iptables -L --line-numbers does. */
+  describeRule(hook: number, r: NfRule): string {
+    const c = this.chains[hook]!;
     const n = c.rules.indexOf(r);
     return `${c.name} rule ${n < 0 ? '(deleted)' : n + 1}: ${r.text}`;
   }

@@ -103,6 +103,25 @@ describe('capture annotations', () => {
     ]);
   });
 
+  it('a rule that ACCEPTs gives its verdict as the comment; a later drop of the same frame is added to it', () => {
+    const sink = new MemorySink();
+    const { p } = capturedPair(sink);
+    p.b.netfilter.append('INPUT -p icmp --icmp-type echo-request -j ACCEPT');
+    p.b.netfilter.append('PREROUTING -p udp --dport 9999 -j ACCEPT');
+    ping(p, 1);
+    // A datagram to a closed port: accepted by the rule, then dropped by UDP.
+    const u = p.a.createSocket('udp4');
+    u.send(Buffer.from('x'), 9999, '10.0.0.2');
+    p.rt.advance(10);
+    u.close();
+    expect(sink.recs.map(summary).slice(2)).toEqual([
+      'in icmp 8/0 # netfilter-accept: INPUT rule 1: -p icmp --icmp-type echo-request -j ACCEPT',
+      'out icmp 0/0',
+      'in ip 17 # netfilter-accept: PREROUTING rule 1: -p udp --dport 9999 -j ACCEPT; drop: udp-noport',
+      'out icmp 3/3',
+    ]);
+  });
+
   it('a drop on the way out (OUTPUT) is not the received frame’s fate', () => {
     const sink = new MemorySink();
     const { p } = capturedPair(sink);
