@@ -160,6 +160,54 @@ describe.skipIf(!enabled)('6. a SYN flood: the SYN queue, SYN cookies, and the k
   });
 });
 
+// ---- 6b. the accept queue overflows ------------------------------------------------------------
+
+/** Established TCP connections to 10.0.0.2:PORT as the kernel (the client, in the namespace) sees them: ss -tn state established. */
+async function kernelEstablished(name: string, port: number): Promise<number> {
+  const r = await nsExec(name, 'ss', ['-Htn', 'state', 'established', 'dst', `${STACK}:${port}`], 10_000);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.split('\n').filter((l) => l.trim() !== '').length;
+}
+
+describe.skipIf(!enabled)('6b. the accept queue overflows: the client thinks it is connected, the server does not', () => {
+  it('--listen-backlog 4 and bursts of 50 connects: TcpExtListenOverflows; the kernel counts more ESTABLISHED than the stack has', async () => {
+    const name = ns('x6c');
+    createNetns(name);
+    // sudo npx ustack up --listen-backlog 4
+    await startUp(['--netns', name, '--listen-backlog', '4']);
+    const estab = (t: string) => t.split('\n').filter((l) => /^ESTAB\s.*\s10\.0\.0\.2:9\s/.test(l)).length;
+    // sudo ip netns exec ustack node test/host/fixtures/idleConns.mjs 10.0.0.2 9 200 20
+    // Bounded: at most 3 rounds of 200 connections, each held at most 20 s.
+    for (let round = 0; round < 3 && (await tcpCounter(name, 'TcpExtListenOverflows')) === 0; round++) {
+      const child = spawn('ip', ['netns', 'exec', name, process.execPath, IDLE, STACK, '9', '200', '20'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      try {
+        await waitFor('200 connects done', () => out.includes('open 200') || child.exitCode !== null, 60_000, 100);
+        expect(out).toContain('open 200');
+        const overflows = await tcpCounter(name, 'TcpExtListenOverflows');
+        if (overflows === 0) continue;
+        // Every connect() returned: the kernel's side of all 200 is ESTABLISHED.
+        expect(await kernelEstablished(name, 9)).toBe(200);
+        // The stack dropped the final ACKs that found its accept queue full:
+        // those connections exist only on the client's side.
+        const stackSide = estab(await ustackStats(name, 'sockets'));
+        expect(stackSide).toBeLessThan(200);
+        expect(await tcpCounter(name, 'TcpExtListenDrops')).toBeGreaterThanOrEqual(overflows);
+        expect(await tcpCounter(name, 'TcpExtSyncookiesSent')).toBeGreaterThan(0);
+        console.log(`6b. accept queue: ${overflows} overflows; kernel 200 ESTABLISHED, stack ${stackSide}`);
+      } finally {
+        child.stdin.end();
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+    }
+    expect(await tcpCounter(name, 'TcpExtListenOverflows')).toBeGreaterThan(0);
+  });
+});
+
 // ---- 7. memory per connection ------------------------------------------------------------------
 
 /** VmRSS of a process, in kB. */
