@@ -6,8 +6,8 @@
 //
 // Everything about sockets, threads and rings lives in tap_device.cc; this file
 // validates options, turns TapError into JS errors with a .code, exposes the
-// rings as external ArrayBuffers, and connects the RX interrupt to a JS
-// callback through a ThreadSafeFunction. Typed in src/nic/tapAddon.ts.
+// rings as external ArrayBuffers, and connects the RX and TX interrupts to a
+// JS callback through a ThreadSafeFunction. Typed in src/nic/tapAddon.ts.
 #include <napi.h>
 #include <net/if.h>
 
@@ -216,9 +216,9 @@ class TapDeviceWrap : public Napi::ObjectWrap<TapDeviceWrap> {
   void Wire(Napi::Object self, Napi::Function onIrq) {
     Napi::Env env = self.Env();
 
-    // The TSFN is the IRQ line: the RX thread posts, the JS thread calls
-    // onIrq(). Unlimited queue, so the RX thread never blocks on JS (and there
-    // is at most one IRQ in flight anyway: the NIC masks itself as it fires).
+    // The TSFN is the IRQ line: the RX and TX threads post, the JS thread calls
+    // onIrq(kind). Unlimited queue, so neither thread blocks on JS (and there
+    // is at most one IRQ of each kind in flight: the NIC masks it as it fires).
     // While it exists it keeps the event loop alive, as a live NIC should.
     auto line = std::make_shared<IrqLine>();
     tsfn_ = Napi::ThreadSafeFunction::New(
@@ -232,7 +232,7 @@ class TapDeviceWrap : public Napi::ObjectWrap<TapDeviceWrap> {
 
     // Env teardown (worker exit, process.exit) may come before GC finalizes
     // us. Hooks run newest first, so ours runs before the TSFN's own cleanup:
-    // the RX thread is joined while the TSFN it posts to still exists.
+    // the RX and TX threads are joined while the TSFN they post to still exists.
     napi_status status = napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
     NAPI_THROW_IF_FAILED_VOID(env, status);
     hookRegistered_ = true;
@@ -301,7 +301,7 @@ class TapDeviceWrap : public Napi::ObjectWrap<TapDeviceWrap> {
   // close(), env teardown and GC all end here; only the first does anything.
   void Shutdown() {
     if (!dev_ || dev_->closed()) return;
-    dev_->Close();  // joins the RX thread: nothing posts to the TSFN after this
+    dev_->Close();  // joins both threads: nothing posts to the TSFN after this
     if (irq_ && !irq_->finalized) {
       // Abort rather than Release: an IRQ still queued is dropped, so onIrq
       // never runs after close(); and the TSFN stops holding the loop open.

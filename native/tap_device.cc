@@ -448,6 +448,7 @@ bool TapDevice::TxDrain(const ring::View& t) {
   // On TX we are the consumer: cons is ours (relaxed is exact), prod is JS's
   // (acquire, so the frames and descriptors it published are visible).
   std::uint32_t cons = t.Load(ring::kCtrlCons, __ATOMIC_RELAXED);
+  const std::uint32_t start = cons;
   bool ok = true;
   for (;;) {
     const std::uint32_t prod = t.Load(ring::kCtrlProd, __ATOMIC_ACQUIRE);
@@ -477,6 +478,11 @@ bool TapDevice::TxDrain(const ring::View& t) {
     t.Store(ring::kCtrlCons, cons, __ATOMIC_RELEASE);
   }
   t.Store(ring::kCtrlCons, cons, __ATOMIC_RELEASE);
+  // Nothing completed (the first write met EAGAIN): no interrupt, and the irq
+  // word stays armed. Raising anyway would have JS find the ring as full as
+  // before, re-arm and ring the doorbell, and the two threads would spin for
+  // as long as the TAP refuses writes.
+  if (cons == start) return ok;
   // TX completion interrupt, masked as it fires, with the same store-then-load
   // handshake as RX: JS stores irq = 1 then re-reads cons; we store cons then
   // read irq. The fence guarantees one of us sees the other.

@@ -2,7 +2,7 @@
 //
 // This half of the addon knows nothing about JavaScript: it opens and
 // configures the TAP, runs the RX thread that "DMAs" frames into the RX ring,
-// and writes frames from the TX ring on request. tap.cc wraps it for Node-API.
+// and the TX thread that writes frames from the TX ring when the doorbell rings. tap.cc wraps it for Node-API.
 // Keeping the split means the threading and syscall code can be read (and
 // reasoned about) without the binding noise around it.
 #pragma once
@@ -95,14 +95,15 @@ struct TapStats {
 class TapDevice {
  public:
   // The interrupt line, called on the RX or TX thread: kIrqRx when a frame
-  // arrived with RX interrupts enabled, kIrqTx when TX descriptors completed
-  // while JS waited for room (TX ring irq word set). Must not block.
+  // arrived with RX interrupts enabled, kIrqTx when a TX drain completed at
+  // least one descriptor while JS waited for room (TX ring irq word set).
+  // Must not block.
   static constexpr int kIrqRx = 0;
   static constexpr int kIrqTx = 1;
   using RaiseIrq = std::function<void(int kind)>;
 
   // Creates the TAP (inside cfg.netns when set), sets its MTU, brings it up,
-  // reads its MAC, and allocates both rings. Does not start the RX thread.
+  // reads its MAC, and allocates both rings. Does not start the threads.
   // Throws TapError; on failure nothing is left behind.
   static std::unique_ptr<TapDevice> Open(const TapConfig& cfg);
 
@@ -110,7 +111,7 @@ class TapDevice {
   TapDevice(const TapDevice&) = delete;
   TapDevice& operator=(const TapDevice&) = delete;
 
-  // Starts the RX thread. Call once, after whoever receives IRQs is ready.
+  // Starts the RX and TX threads. Call once, after whoever receives IRQs is ready.
   void Start(RaiseIrq raise);
 
   // The TX doorbell: wakes the TX thread, which writes frames tx[cons..prod)
@@ -120,7 +121,7 @@ class TapDevice {
 
   TapStats Stats() const;
 
-  // Stops and joins the RX thread, closes the fds. Idempotent. Ring memory
+  // Stops and joins the RX and TX threads, closes the fds. Idempotent. Ring memory
   // stays valid for as long as anyone holds the shared_ptrs.
   void Close();
   bool closed() const { return closed_; }

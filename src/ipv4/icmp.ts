@@ -290,7 +290,7 @@ export class Icmp {
       const t = ip.len > ihl ? orig.buf[orig.networkHeader + ihl]! : ICMP_ECHO_REQUEST;
       if (isIcmpError(t)) return;
     }
-    if (!this.allow(src)) return;
+    if (!this.allow(src, type, code)) return;
 
     const quote = Math.min(ip.len, ICMP_ERROR_MAX);
     const len = ICMP_HEADER_LEN + quote;
@@ -319,7 +319,14 @@ export class Icmp {
   }
 
   /** icmpv4_global_allow + icmpv4_xrlim_allow: both buckets must have a token. */
-  private allow(dst: Ipv4Addr): boolean {
+  /**
+   * icmpv4_global_allow + icmpv4_xrlim_allow. Fragmentation-needed is never
+   * limited (PMTU discovery depends on it; icmpv4_mask_allow), and the
+   * per-destination bucket does not apply to our own addresses (a route
+   * through lo): errors to ourselves are only under the global limit.
+   */
+  private allow(dst: Ipv4Addr, type: number, code: number): boolean {
+    if (type === ICMP_DEST_UNREACH && code === 4) return true;
     const now = this.net.now();
     const r = this.rate;
     this.tokens = Math.min(r.msgsBurst, this.tokens + ((now - this.tokensAt) * r.msgsPerSec) / 1000);
@@ -327,6 +334,10 @@ export class Icmp {
     if (this.tokens < 1) {
       this.net.snmp.IcmpOutRateLimitGlobal++;
       return false;
+    }
+    if (this.ip.fib.lookup(dst)?.type === 'local') {
+      this.tokens -= 1;
+      return true;
     }
     let peer = this.peers.get(dst);
     if (!peer) {

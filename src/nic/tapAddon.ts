@@ -60,7 +60,7 @@ export interface TapDevice {
    */
   txKick(): void;
   stats(): TapStats;
-  /** Idempotent. Stops the RX thread, closes the TAP; rx/tx stay readable. */
+  /** Idempotent. Stops the RX and TX threads, closes the TAP; rx/tx stay readable. */
   close(): void;
 }
 
@@ -138,7 +138,7 @@ export function loadTapAddon(): TapAddon {
   return cached;
 }
 
-/** Creates a TAP interface (inside opts.netns if given) and starts its RX thread. Needs CAP_NET_ADMIN. */
+/** Creates a TAP interface (inside opts.netns if given) and starts its RX and TX threads. Needs CAP_NET_ADMIN. */
 export function open(opts: TapOpenOptions): TapDevice {
   return loadTapAddon().open(opts);
 }

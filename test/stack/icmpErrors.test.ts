@@ -84,6 +84,22 @@ describe('ICMP error rate limits', () => {
     expectNoLeaks(p.a, p.b);
   });
 
+  it('errors to our own addresses (through lo) skip the per-host bucket, as Linux’s icmpv4_xrlim_allow does', () => {
+    const p = makePair();
+    const u = p.a.createSocket('udp4');
+    const errs: string[] = [];
+    u.on('error', (e: NodeJS.ErrnoException) => errs.push(e.code!));
+    u.connect(4444, '127.0.0.1');
+    for (let i = 0; i < 10; i++) {
+      u.send('x');
+      p.rt.advance(1);
+    }
+    expect(p.a.net.snmp.IcmpOutDestUnreachs).toBe(10);
+    expect(p.a.net.snmp.IcmpOutRateLimitHost).toBe(0);
+    expect(errs).toEqual(new Array(10).fill('ECONNREFUSED'));
+    u.close();
+  });
+
   it('global: a burst of 50 across all hosts (IcmpOutRateLimitGlobal)', () => {
     const p = makePair();
     for (let i = 0; i < 60; i++) {
