@@ -115,12 +115,6 @@ export class Ipv4 {
     }
     pb.trim(ip.totalLength); // Ethernet padding of short frames
     pb.networkHeader = pb.head;
-    // Source routing is refused (Linux accept_source_route = 0; RFC 7126 §4.3-4.4).
-    if (ip.headerLen > IPV4_HEADER_LEN && hasSourceRoute(pb.buf, pb.head + IPV4_HEADER_LEN, pb.head + ip.headerLen)) {
-      snmp.IpInHdrErrors++;
-      this.net.drop(pb, 'ip-source-route');
-      return;
-    }
     const src = (pb.saddr = ip.src);
     const dst = (pb.daddr = ip.dst);
 
@@ -150,6 +144,14 @@ export class Ipv4 {
       // Not ours, and this host does not forward (ip_forward=0): Linux's ip_error.
       snmp.IpInAddrErrors++;
       this.net.drop(pb, isMulticastIpv4(dst) ? 'ip-invalid-dest' : 'ip-not-for-us');
+      return;
+    }
+    // Source routing is refused (Linux accept_source_route = 0; RFC 7126 §4.3-4.4),
+    // where Linux's ip_rcv_options does it: after PREROUTING and the route
+    // lookup, and without an SNMP counter (only the drop).
+    const hlen = this.view.wrap(pb.buf, pb.head, pb.len).headerLen;
+    if (hlen > IPV4_HEADER_LEN && hasSourceRoute(pb.buf, pb.head + IPV4_HEADER_LEN, pb.head + hlen)) {
+      this.net.drop(pb, 'ip-source-route');
       return;
     }
     this.localDeliver(pb, dev);

@@ -97,6 +97,31 @@ describe('IPv4 header validation', () => {
     expect(b.net.snmp.IcmpOutEchoReps).toBe(1);
   });
 
+  it.each([
+    ['loose (LSRR, 131)', 131],
+    ['strict (SSRR, 137)', 137],
+  ])('a %s source route is refused after PREROUTING, with no SNMP counter (accept_source_route = 0, ip_rcv_options)', (_name, type) => {
+    // IHL 7: the route option with one address (7 bytes) and an end-of-options byte.
+    const body = echoRequest(1, 1, new Uint8Array(16));
+    const d = new Uint8Array(28 + body.length);
+    d.set(ipPacket({ src: A_IP, dst: B_IP }, body).subarray(0, 20));
+    d.set([type, 7, 4, 10, 0, 0, 9, 0], 20);
+    d.set(body, 28);
+    const v = new Ipv4Packet().wrap(d);
+    v.ihl = 7;
+    v.totalLength = d.length;
+    v.fillChecksum();
+    const p = makePair();
+    const pre = p.b.netfilter.append('PREROUTING -p icmp');
+    p.link.inject(1, ethFrame(B_MAC, A_MAC, ETHERTYPE_IPV4, d));
+    p.rt.run();
+    expect(pre.packets).toBe(1); // the hook saw it first
+    expect(drops(p.b, 'ip-source-route')).toBe(1);
+    expect(p.b.net.snmp.IpInHdrErrors).toBe(0);
+    expect(p.b.net.snmp.IcmpInEchos).toBe(0);
+    expectNoLeaks(p.b);
+  });
+
   it('Ethernet padding after a short datagram is trimmed, not taken as data', () => {
     const p = makePair();
     const frame = new Uint8Array(60).fill(0xee); // padding bytes that would break the ICMP checksum
