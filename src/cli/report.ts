@@ -6,6 +6,7 @@ import { counterRows, nonZeroRows } from '../core/counters.js';
 import type { NetDevice } from '../nic/device.js';
 import type { Stack } from '../stack.js';
 import { ipv4ToString, macToString } from '../wire/address.js';
+import type { TcpEndpoint } from '../tcp/endpoint.js';
 import { STATE_NAMES } from '../tcp/state.js';
 
 export type ReportView = 'tcp' | 'sockets' | 'all' | 'link' | 'nic' | 'snmp' | 'softnet' | 'neigh' | 'route' | 'drops' | 'rules';
@@ -77,14 +78,60 @@ export function report(stack: Stack, view: ReportView): string {
   return parts.join('\n\n') + '\n';
 }
 
+/** A duration as ss's print_ms_timer writes it: 200ms, 1sec, 1.500ms (1.5 s), 2min30sec, 119min. */
+export function ssDuration(ms: number): string {
+  // iproute2 ss.c print_ms_timer: minutes, then seconds ("sec" when no ms
+  // follow), then milliseconds as three digits; units dropped past 9.
+  let t = Math.max(0, Math.round(ms));
+  const minutes = Math.floor(t / 60_000);
+  let secs = Math.floor(t / 1000) % 60;
+  let msecs = t % 1000;
+  let out = '';
+  if (minutes) {
+    msecs = 0;
+    out += `${minutes}min`;
+    if (minutes > 9) secs = 0;
+  }
+  if (secs) {
+    if (secs > 9) msecs = 0;
+    out += `${secs}${msecs ? '.' : 'sec'}`;
+  }
+  if (msecs) out += `${String(msecs).padStart(3, '0')}ms`;
+  return out || '0ms';
+}
+
+/**
+ * The -o column: the one timer ss shows for a socket (tcp_get_info's
+ * icsk_pending order): retransmission ("on"), zero-window probe ("persist"),
+ * keepalive, or the TIME-WAIT / FIN-WAIT-2 countdown ("timewait"); the last
+ * number is the retransmission (or probe) count.
+ */
+function timerColumn(ep: TcpEndpoint, now: number): string {
+  const t = ep.rtoTimer.pending ? ['on', ep.rtoTimer, ep.retransmits] as const
+    : ep.persistTimer.pending ? ['persist', ep.persistTimer, 0] as const
+    : ep.keepaliveTimer.pending ? ['keepalive', ep.keepaliveTimer, 0] as const
+    : ep.waitTimer.pending ? ['timewait', ep.waitTimer, 0] as const
+    : null;
+  return t ? `timer:(${t[0]},${ssDuration(t[1].expires - now)},${t[2]})` : '';
+}
+
 /** The TCP socket table as `ss -tanoi` prints it: state, queues, addresses, timers and TCP internals. */
 export function socketTable(stack: Stack): string {
   const rows: string[][] = [['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Info']];
+  const now = stack.net.now();
   for (const l of stack.tcp.listenerTable()) {
     rows.push(['LISTEN', `${l.acceptQueue.length}`, `${l.backlog}`, `${ipv4ToString(l.laddr)}:${l.port}`, '0.0.0.0:*', `synq ${l.synQueue.size}`]);
   }
+  // Request socks, as ss -tan lists them: SYN-RECV with the SYN-ACK timer.
+  for (const l of stack.tcp.listenerTable()) {
+    for (const r of l.synQueue.values()) {
+      const timer = r.timer.pending ? `timer:(on,${ssDuration(r.timer.expires - now)},${r.retries})` : '';
+      rows.push(['SYN-RECV', '0', '0', `${ipv4ToString(r.laddr)}:${r.lport}`, `${ipv4ToString(r.raddr)}:${r.rport}`, timer]);
+    }
+  }
   for (const ep of stack.tcp.socketTable()) {
     const info = [
+      timerColumn(ep, now),
       ep.cc.name,
       ep.wscaleOk ? `wscale:${ep.sndWscale},${ep.rcvWscale}` : '',
       `rto:${Math.round(ep.rtt.rto)}`,
@@ -98,7 +145,9 @@ export function socketTable(stack: Stack): string {
     ].filter(Boolean).join(' ');
     rows.push([
       STATE_NAMES[ep.state] ?? String(ep.state),
-      `${(ep.events?.unreadBytes() ?? 0) + ep.ofo.bytes}`,
+      // Recv-Q is what the application has not read yet (rcv_nxt - copied_seq):
+      // out-of-order bytes are not in it.
+      `${ep.events?.unreadBytes() ?? 0}`,
       `${ep.sendBuf.length}`,
       `${ipv4ToString(ep.laddr)}:${ep.lport}`,
       `${ipv4ToString(ep.raddr)}:${ep.rport}`,
