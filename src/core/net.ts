@@ -64,6 +64,13 @@ export type DropReason =
   | 'tcp-ofo-drop'
   | 'tcp-flags'
   | 'tcp-closed'
+  // Named after Linux's SKB_DROP_REASON_TCP_*: INVALID_SYN, ACK_UNSENT_DATA,
+  // TOO_OLD_ACK, ZEROWINDOW, ABORT_ON_DATA.
+  | 'tcp-invalid-syn'
+  | 'tcp-ack-unsent-data'
+  | 'tcp-too-old-ack'
+  | 'tcp-zero-window'
+  | 'tcp-abort-on-data'
   | 'dev-down';
 
 /** Something that wants to know of every drop (a pcapng writer annotating its frames). */

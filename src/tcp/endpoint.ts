@@ -9,7 +9,7 @@ import { Timer } from '../core/timers.js';
 import { IPPROTO_TCP } from '../wire/ipv4.js';
 import { createTcpRepr, emitTcp, TCP_ACK, TCP_FIN, TCP_HLEN, TCP_PSH, TCP_RST, TCP_SYN, TcpSegment } from '../wire/tcp.js';
 import { clearTcpOptions, tcpOptionsLength, TcpOptions, TCP_MAX_WSCALE } from '../wire/tcpOptions.js';
-import { createCongestionOps, INITIAL_WINDOW_SEGMENTS, type CongestionOps } from './congestion.js';
+import { createCongestionOps, CwndUse, INITIAL_WINDOW_SEGMENTS, restartCwnd, type CongestionOps } from './congestion.js';
 import { OfoQueue } from './reassembly.js';
 import { RttEstimator, TCP_RTO_MAX } from './rtt.js';
 import { SendBuffer } from './sendBuffer.js';
@@ -48,6 +48,13 @@ export const DEFAULT_RCVBUF = 262_144;
 export const DELACK_MS = 40;
 const TCP_RETRIES2 = 15;
 const TCP_SYN_RETRIES = 6;
+/** Linux tcp_orphan_retries() with tcp_orphan_retries = 0: 8 tries for a socket nobody holds. */
+const TCP_ORPHAN_RETRIES = 8;
+/**
+ * RFC 5681 §3.2 step 3: entering fast recovery on the third duplicate ACK,
+ * NewReno inflates cwnd by the three segments those ACKs say have left the network.
+ */
+const NEWRENO_DUPACK_INFLATION = 3;
 const MAX_OPTION_SACKS_WITH_TS = 3;
 
 /** Which segment fields to fill for a SYN / SYN-ACK. */
@@ -106,6 +113,12 @@ export class TcpEndpoint {
   cc: CongestionOps;
   cwnd = 0;
   ssthresh = 0x7fffffff;
+  /** When the last data segment left (Linux lsndtime): restart after idle, CUBIC's epoch shift. */
+  lastSend = 0;
+  /** Whether the flow uses its cwnd (Linux tcp_cwnd_validate's record), for isCwndLimited(). */
+  readonly cwndUse = new CwndUse();
+  /** Bytes Limited Transmit sent beyond cwnd since the first duplicate ACK (kept out of FlightSize, RFC 5681 §3.2 step 2). */
+  limitedBytes = 0;
 
   /** Loss recovery (RFC 6582 NewReno / RFC 6675 SACK). */
   inRecovery = false;
@@ -136,6 +149,10 @@ export class TcpEndpoint {
   keepaliveIdleMs = 7_200_000;
   keepaliveIntvlMs = 75_000;
   keepaliveProbes = 9;
+  /**
+   * Unanswered probes in a row, keepalive or zero-window (Linux icsk_probes_out,
+   * shared by both the same way); input.ts clears it on every acceptable segment.
+   */
   probesOut = 0;
   lastRecv = 0;
   noDelay: boolean;
@@ -200,8 +217,15 @@ export class TcpEndpoint {
     let win = Math.min(free, max);
     const curRight = seqAdd(this.rcvWup, this.rcvWnd);
     const curWin = Math.max(0, seqDiff(curRight, this.rcvNxt));
+    // Receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): keep RCV.NXT + RCV.WND where it is
+    // until it can move by min(Fr · RCV.BUFF, MSS), Fr = 1/2 — a full-sized segment being
+    // advMss less the timestamps (Linux rcv_mss). Also from a zero window: a reader taking
+    // 100 bytes at a time must not open it 100 bytes at a time, or the sender, forced by
+    // its persist timer, fills it with 100-byte segments (Linux __tcp_select_window: 0
+    // while the free space is below an MSS).
+    const rcvMss = this.advMss - (this.tsOk ? 12 : 0);
     if (win < curWin) win = curWin; // never shrink (RFC 9293 §3.8.6.2.2)
-    else if (win - curWin < Math.min(this.rcvBufSize / 2, this.advMss) && curWin > 0 && win < free) win = curWin;
+    else if (win - curWin < Math.min(this.rcvBufSize / 2, rcvMss)) win = curWin;
     // Round down to what the scaled field can express, never below what it already covers.
     win = Math.max(curWin, win - (win & ((1 << this.rcvWscale) - 1)));
     this.rcvWup = this.rcvNxt;
@@ -316,22 +340,29 @@ export class TcpEndpoint {
     const s = this.state;
     if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.FinWait1 && s !== TcpState.Closing && s !== TcpState.LastAck) return;
     if (this.inRecovery) this.recoverySend();
+    if (this.dupAcks === 0) this.limitedBytes = 0;
     let sent = false;
+    let limited = 0;
     for (;;) {
       const offset = this.flight; // send-buffer offset of SND.NXT
       const unsent = this.sendBuf.length - offset;
       // Limited Transmit (RFC 3042; RFC 5681 §3.2 step 1): each of the first two duplicate
       // ACKs lets one new segment past cwnd, so that a small window still draws the three
       // duplicates fast retransmit needs instead of waiting for the RTO.
-      const limited = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.mss;
+      limited = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.mss;
       const wndLimit = Math.min(this.cwnd + limited, this.sndWnd) - this.flight - (this.inRecovery ? this.pipeExtra() : 0);
       if (unsent > 0) {
         let len = Math.min(unsent, this.mss);
         if (wndLimit < len) {
-          // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): only send
-          // less than a segment if it is all we have and nothing is in flight.
+          // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): a segment cut
+          // short by the window goes only if it is at least Fs = 1/2 of the largest
+          // window the peer ever offered; else wait for the window to open, the
+          // persist timer's override (onPersist) being the RFC's timeout. (The RFC's
+          // "all queued data fits" case never gets here: then wndLimit ≥ len.)
+          // Linux is stricter: tcp_snd_wnd_test never cuts a segment to the window,
+          // only tcp_write_wakeup (the persist timer) does.
           if (wndLimit <= 0) break;
-          if (!(wndLimit >= this.maxSndWnd / 2 && this.maxSndWnd > 0) && !(wndLimit >= unsent && this.flight === 0)) break;
+          if (!(this.maxSndWnd > 0 && wndLimit >= this.maxSndWnd / 2)) break;
           len = wndLimit;
         }
         // Nagle (RFC 896, RFC 1122 §4.2.3.4) with Minshall's rule, as Linux (tcp_minshall_check):
@@ -343,6 +374,9 @@ export class TcpEndpoint {
         const fin = last && this.finQueued && !finWasSent(this);
         let flags = TCP_ACK | (last ? TCP_PSH : 0);
         if (fin) flags |= TCP_FIN;
+        // What Limited Transmit lets past cwnd must not count in the FlightSize
+        // that halves into ssthresh if recovery follows (RFC 5681 §3.2 step 2).
+        if (limited > 0) this.limitedBytes = Math.max(this.limitedBytes, this.flight + len - this.cwnd);
         this.sendNew(flags, offset, len);
         sent = true;
         continue;
@@ -357,12 +391,39 @@ export class TcpEndpoint {
     // small for a segment. Either way the persist timer must run, or a lost window
     // update stalls the connection for good (Linux tcp_check_probe_timer).
     if (!sent && this.sendBuf.length - this.flight > 0 && this.flight === 0) this.armPersist();
+    // Linux tcp_write_xmit: cwnd-limited when what is in flight leaves cwnd no
+    // room for another segment (tcp_packets_in_flight >= snd_cwnd, here in bytes;
+    // the pipe in SACK recovery; what Limited Transmit sent beyond cwnd aside).
+    const inFlight = this.flight + (this.inRecovery ? this.pipeExtra() : 0) - limited;
+    const cwndLimited = this.cwnd - inFlight < this.mss;
+    if (sent || cwndLimited) this.cwndUse.validate(cwndLimited, this.sndUna, this.sndNxt);
+  }
+
+  /** Linux tcp_is_cwnd_limited: the congestion algorithm grows cwnd on an ACK only if this holds. */
+  isCwndLimited(): boolean {
+    return this.cwndUse.isCwndLimited(this.cwnd, this.ssthresh);
+  }
+
+  /**
+   * Restart after idle (RFC 5681 §4.1; Linux tcp_slow_start_after_idle_check with
+   * tcp_slow_start_after_idle = 1): new data with nothing in flight more than one RTO
+   * after the last data went out. The ACK clock is gone and cwnd no longer reflects
+   * the path, so a full cwnd must not go out as one burst (restartCwnd). ssthresh
+   * keeps 3/4 of the old cwnd (tcp_current_ssthresh), so slow start climbs back to it.
+   */
+  private restartAfterIdle(): void {
+    const idle = this.now - this.lastSend;
+    if (idle <= this.rtt.rto) return;
+    const cwnd = this.cwnd;
+    if (!this.inRecovery) this.ssthresh = Math.max(this.ssthresh, Math.floor(cwnd / 2) + Math.floor(cwnd / 4));
+    this.cwnd = restartCwnd(cwnd, INITIAL_WINDOW_SEGMENTS * this.mss, idle, this.rtt.rto);
   }
 
   /** Sends new data (or a FIN) at SND.NXT and advances it. */
   private sendNew(flags: number, offset: number, len: number): void {
     const seq = this.sndNxt;
     const retransmit = seqLt(seq, this.sndMax);
+    if (len > 0) this.dataSent();
     this.xmit(flags, seq, offset, len);
     if (retransmit) this.proto.net.tcp.TcpRetransSegs++;
     this.sndNxt = seqAdd(seq, len + (flags & TCP_FIN ? 1 : 0));
@@ -375,6 +436,17 @@ export class TcpEndpoint {
     }
     if (!this.rtoTimer.pending) this.armRto();
     if (this.persistTimer.pending) this.proto.net.rt.timers.cancel(this.persistTimer);
+  }
+
+  /**
+   * Linux tcp_event_data_sent, before a data segment goes out: the first one sent
+   * with nothing in flight tells the algorithm how long the connection sat idle
+   * (CA_EVENT_TX_START: CUBIC shifts its epoch by it); then the send time is noted.
+   */
+  private dataSent(): void {
+    const now = this.now;
+    if (this.flight === 0) this.cc.onTxStart(this, now - this.lastSend, now);
+    this.lastSend = now;
   }
 
   private onFinSent(): void {
@@ -442,8 +514,14 @@ export class TcpEndpoint {
     this.inRecovery = true;
     this.recover = this.sndMax;
     this.recoverValid = true;
-    this.ssthresh = this.cc.ssthresh(this, this.flight, this.now);
-    this.cwnd = this.ssthresh;
+    // RFC 5681 §3.2 step 2: FlightSize without what Limited Transmit sent.
+    this.ssthresh = this.cc.ssthresh(this, Math.max(0, this.flight - this.limitedBytes), this.now);
+    // With SACK the pipe of RFC 6675 counts what left the network, so cwnd is ssthresh
+    // (§5 step 4.2). NewReno counts nothing but the duplicates: cwnd = ssthresh + 3·SMSS
+    // (RFC 5681 §3.2 step 3, RFC 6582 §3.2 step 2), and each further duplicate adds an
+    // SMSS (processAck), so new data flows again after about half a window of them.
+    // No PRR (RFC 6937): Linux would use it for both cases.
+    this.cwnd = this.sackOk ? this.ssthresh : this.ssthresh + NEWRENO_DUPACK_INFLATION * this.mss;
     this.highRxt = this.sndUna;
     // The first retransmission goes regardless of the window (RFC 6675 §5 step 4.3).
     const hole = this.nextHole(this.sndUna) ?? [this.sndUna, Math.min(this.mss, this.flight)];
@@ -472,6 +550,7 @@ export class TcpEndpoint {
       if (this.finQueued) flags |= TCP_FIN;
     }
     if (len === 0 && !(flags & TCP_FIN)) return;
+    if (len > 0) this.lastSend = this.now; // never with nothing in flight: no TX_START
     this.xmit(flags | (len > 0 ? TCP_PSH : 0), seq, off, len);
     this.proto.net.tcp.TcpRetransSegs++;
     this.retransmits++;
@@ -510,7 +589,7 @@ export class TcpEndpoint {
       return;
     }
     if (this.flight === 0) return;
-    if (this.backoff >= TCP_RETRIES2 || (this.orphan && this.backoff >= 8)) {
+    if (this.backoff >= TCP_RETRIES2 || (this.orphan && this.backoff >= TCP_ORPHAN_RETRIES)) {
       c.TcpExtTCPAbortOnTimeout++;
       this.fail('ETIMEDOUT');
       return;
@@ -523,6 +602,11 @@ export class TcpEndpoint {
     this.cwnd = this.mss; // loss window: one segment
     this.backoff++;
     this.inRecovery = false;
+    // RFC 6582 §4 (and RFC 6675 §5.1): duplicate ACKs for what was sent before
+    // the timeout — the go-back-N resends draw them — must not start a fast
+    // retransmit; Linux's tcp_enter_loss sets high_seq the same way.
+    this.recover = this.sndMax;
+    this.recoverValid = true;
     this.dupAcks = 0;
     this.sacked = []; // RFC 6675 §5.1: the scoreboard may be stale after an RTO; start over
     this.rttSeq = -1;
@@ -552,26 +636,60 @@ export class TcpEndpoint {
    */
   private onPersist(): void {
     const unsent = this.sendBuf.length - this.flight;
-    if (unsent <= 0 || this.flight > 0) return;
+    if (unsent <= 0 || this.flight > 0) {
+      this.probesOut = 0; // Linux tcp_probe_timer: nothing to probe for
+      return;
+    }
     if (this.sndWnd > 0) {
       const len = Math.min(this.sndWnd, this.mss, unsent);
       const fin = len === unsent && this.finQueued && !finWasSent(this);
       this.sendNew(TCP_ACK | TCP_PSH | (fin ? TCP_FIN : 0), this.flight, len);
       return;
     }
+    // Linux tcp_probe_timer: RFC 1122 §4.2.2.17 keeps a connection open as long as
+    // the receiver answers the probes (every answer clears probesOut), but a peer
+    // that answers none has gone away: after tcp_retries2 (15) probes in a row
+    // unanswered — 8 for an orphan — give up as the RTO does (tcp_write_err).
+    const maxProbes = this.orphan ? TCP_ORPHAN_RETRIES : TCP_RETRIES2;
+    if (this.probesOut >= maxProbes) {
+      this.proto.net.tcp.TcpExtTCPAbortOnTimeout++;
+      this.fail('ETIMEDOUT');
+      return;
+    }
     this.proto.net.tcp.TcpExtTCPWinProbe++;
     this.xmit(TCP_ACK, seqAdd(this.sndUna, -1), 0, 0);
+    this.probesOut++;
     this.backoff = Math.min(this.backoff + 1, TCP_RETRIES2);
     this.armPersist();
   }
 
+  /**
+   * Keepalive runs in every synchronized state but TIME-WAIT (Linux tcp_set_keepalive
+   * and tcp_keepalive_timer skip only CLOSE, LISTEN and SYN-SENT): a half-closed
+   * connection in CLOSE-WAIT or FIN-WAIT-2 can lose its peer as silently as an open one.
+   */
+  private keepaliveState(): boolean {
+    const s = this.state;
+    return s !== TcpState.Close && s !== TcpState.Listen && s !== TcpState.SynSent && s !== TcpState.TimeWait;
+  }
+
   armKeepalive(): void {
-    if (!this.keepalive || this.state !== TcpState.Established) return;
+    if (!this.keepalive || !this.keepaliveState()) return;
     this.proto.net.rt.timers.arm(this.keepaliveTimer, this.lastRecv + this.keepaliveIdleMs);
   }
 
   private onKeepalive(): void {
-    if (!this.keepalive) return;
+    if (!this.keepalive || !this.keepaliveState()) return;
+    // An orphan in FIN-WAIT-2 is timed by finTimeoutMs (waitTimer); Linux's keepalive
+    // timer doubles as that timeout there and never probes.
+    if (this.state === TcpState.FinWait2 && this.orphan) return;
+    // Linux tcp_keepalive_timer: "It is alive without keepalive" — with data in flight or
+    // waiting the RTO or the persist timer watches the peer, so no probe: look again one
+    // idle time from now.
+    if (this.flight > 0 || this.sendBuf.length > 0 || (this.finQueued && !finWasSent(this))) {
+      this.proto.net.rt.timers.arm(this.keepaliveTimer, this.now + this.keepaliveIdleMs);
+      return;
+    }
     const idle = this.now - this.lastRecv;
     if (idle < this.keepaliveIdleMs) {
       this.proto.net.rt.timers.arm(this.keepaliveTimer, this.lastRecv + this.keepaliveIdleMs);
@@ -660,6 +778,8 @@ export class TcpEndpoint {
     const room = this.sndBufSize - this.sendBuf.length;
     if (room <= 0) return 0;
     const n = Math.min(room, data.length);
+    // Linux tcp_skb_entail → tcp_slow_start_after_idle_check: new data, nothing in flight.
+    if (this.flight === 0 && (this.state === TcpState.Established || this.state === TcpState.CloseWait)) this.restartAfterIdle();
     this.sendBuf.append(data.slice(0, n));
     this.push();
     return n;
@@ -733,6 +853,9 @@ export class TcpEndpoint {
   /** Initial congestion window (RFC 6928) once the MSS is known. */
   initCwnd(): void {
     this.cwnd = INITIAL_WINDOW_SEGMENTS * this.mss;
+    // Linux tcp_finish_connect / tcp_create_openreq_child: lsndtime starts at the handshake.
+    this.lastSend = this.now;
+    this.cwndUse.usageSeq = this.sndNxt;
   }
 
   /** Applies a received SACK block list to the scoreboard (RFC 2018). */

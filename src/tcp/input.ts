@@ -1,9 +1,13 @@
 // input: SEGMENT ARRIVES for a connection that has an endpoint (RFC 9293
-// §3.10.7.3 SYN-SENT, §3.10.7.4 the synchronized states), with the
-// hardening of RFC 5961 (RST and SYN answered with a rate-limited challenge
-// ACK unless exactly in sequence; ACK validation), PAWS (RFC 7323 §5), and
-// loss detection by duplicate ACKs and SACK (RFC 5681 §3.2, RFC 6675).
+// §3.10.7.3 SYN-SENT, §3.10.7.4 the synchronized states, TIME-WAIT and the
+// SYN that may reopen it), with the hardening of RFC 5961 (RST and SYN
+// answered with a rate-limited challenge ACK unless exactly in sequence; ACK
+// validation), PAWS (RFC 7323 §5), and loss detection by duplicate ACKs and
+// SACK (RFC 5681 §3.2, RFC 6675). Every segment handed in is consumed here:
+// freed if it did its work, else dropped through Net.drop with a reason named
+// after Linux's SKB_DROP_REASON_* (a discard never goes unexplained).
 
+import type { DropReason } from '../core/net.js';
 import type { PacketBuffer } from '../core/packetBuffer.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 import type { TcpOptions } from '../wire/tcpOptions.js';
@@ -33,25 +37,36 @@ function disorderedAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload:
   );
 }
 
-/** SYN-SENT (RFC 9293 §3.10.7.3). `pb` is consumed by the caller. */
-export function rcvSynSent(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions): void {
+/** SYN-SENT (RFC 9293 §3.10.7.3). Consumes `pb`: freed when it did its work, else dropped with the reason. */
+export function rcvSynSent(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, pb: PacketBuffer): void {
   const flags = seg.flags;
   const proto = ep.proto;
   if (flags & TCP_ACK) {
     const ack = seg.ack;
     if (seqLeq(ack, ep.iss) || seqGt(ack, ep.sndNxt)) {
+      // An ACK of something we never sent: <SEQ=SEG.ACK><CTL=RST>, unless it is a RST itself.
       if (!(flags & TCP_RST)) proto.sendResetFor(seg, ep.laddr, ep.raddr);
+      proto.net.drop(pb, 'tcp-invalid-ack');
       return;
     }
   }
   if (flags & TCP_RST) {
-    if (flags & TCP_ACK) {
-      proto.net.tcp.TcpAttemptFails++;
-      ep.fail('ECONNREFUSED');
+    // Only a RST that acknowledges our SYN refuses the connection; one without
+    // ACK could be anybody's (Linux tcp_rcv_synsent_state_process: discard).
+    if (!(flags & TCP_ACK)) {
+      proto.net.drop(pb, 'tcp-rst');
+      return;
     }
+    pb.free();
+    proto.net.tcp.TcpAttemptFails++;
+    ep.fail('ECONNREFUSED');
     return;
   }
-  if (!(flags & TCP_SYN)) return;
+  // "fifth, if neither of the SYN or RST bits is set then drop the segment and return".
+  if (!(flags & TCP_SYN)) {
+    proto.net.drop(pb, 'tcp-flags');
+    return;
+  }
   ep.irs = seg.seq;
   ep.rcvNxt = seqAdd(seg.seq, 1);
   ep.rcvWup = ep.rcvNxt;
@@ -64,8 +79,10 @@ export function rcvSynSent(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions): voi
     ep.tsRecent = o.tsVal;
     ep.tsRecentStamp = ep.now;
   }
+  const ack = seg.ack;
+  pb.free(); // all read from it: what follows sends, and may reuse its buffer
   if (flags & TCP_ACK) {
-    ep.sndUna = seg.ack;
+    ep.sndUna = ack;
     ep.backoff = 0;
     if (ep.rtt.samples === 0 && ep.rttTime > 0) ep.rtt.sample(ep.now - ep.rttTime);
     ep.rttSeq = -1;
@@ -83,7 +100,12 @@ export function rcvSynSent(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions): voi
   proto.sendSyn(ep);
 }
 
-/** Every state after SYN-SENT (RFC 9293 §3.10.7.4). `pb` is consumed by the caller. */
+/**
+ * Every state after SYN-SENT (RFC 9293 §3.10.7.4). Consumes `pb`: a segment
+ * that did its work is freed, one discarded is dropped through `Net.drop`
+ * with the reason (Linux tcp_drop_reason), so `ustack stats drops` and the
+ * pcapng drop comments say why.
+ */
 export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, pb: PacketBuffer): void {
   const proto = ep.proto;
   const c = proto.net.tcp;
@@ -94,8 +116,7 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
   const now = ep.now;
 
   if (ep.state === TcpState.TimeWait) {
-    rcvTimeWait(ep, seg, segLen);
-    pb.free(); // TIME-WAIT keeps nothing of what arrives (Linux tcp_timewait_state_process consumes the skb)
+    rcvTimeWait(ep, seg, o, segLen, pb);
     return;
   }
 
@@ -127,11 +148,15 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
   const zeroWindowAtEdge = !acceptable && wnd === 0 && seq === ep.rcvNxt;
   if (!acceptable && !zeroWindowAtEdge) {
     // RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of the sequence
-    // number" — counted and rate-limited as one (Linux: goto syn_challenge).
+    // number" — counted and rate-limited as one (Linux: goto syn_challenge,
+    // SKB_DROP_REASON_TCP_INVALID_SYN).
     if (flags & TCP_SYN && !(flags & TCP_RST)) {
       c.TcpExtTCPSYNChallenge++;
       ep.challengeAck();
-    } else if (!(flags & TCP_RST)) ep.sendAck();
+      proto.net.drop(pb, 'tcp-invalid-syn');
+      return;
+    }
+    if (!(flags & TCP_RST)) ep.sendAck();
     proto.net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
     return;
   }
@@ -152,7 +177,7 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
   if (flags & TCP_SYN) {
     c.TcpExtTCPSYNChallenge++;
     ep.challengeAck();
-    proto.net.drop(pb, 'tcp-flags');
+    proto.net.drop(pb, 'tcp-invalid-syn');
     return;
   }
 
@@ -169,47 +194,69 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
   ep.lastRecv = now;
   ep.probesOut = 0;
 
-  if (!processAck(ep, seg, o, payload)) {
-    pb.free();
+  const verdict = processAck(ep, seg, o, payload);
+  if (verdict !== null) {
+    if (verdict === 'done') pb.free();
+    else proto.net.drop(pb, verdict);
     return;
   }
+  // The ACK's upcalls (onDrain) may have let the application destroy the
+  // connection: what the segment still carries has nobody to go to (Linux
+  // SKB_DROP_REASON_TCP_CLOSE).
   if ((ep.state as TcpState) === TcpState.Close) {
-    pb.free();
+    if (payload > 0 || flags & TCP_FIN) proto.net.drop(pb, 'tcp-closed');
+    else pb.free();
     return;
   }
 
   // Data (RFC 9293 §3.10.7.4 seventh check).
-  let finInOrder = false;
+  let fin = false;
+  let drop: DropReason | null = null;
   if (zeroWindowAtEdge) {
     // Linux tcp_data_queue with a zero window: data is dropped but ACKed at once
-    // (the ACK repeats the zero window; TcpExtTCPZeroWindowDrop), while a bare
-    // FIN is taken — it needs no buffer.
+    // (the ACK repeats the zero window; TcpExtTCPZeroWindowDrop,
+    // SKB_DROP_REASON_TCP_ZEROWINDOW), while a bare FIN is taken — it needs no buffer.
     if (payload > 0) {
       c.TcpExtTCPZeroWindowDrop++;
       ep.sendAck();
-    } else if (flags & TCP_FIN) finInOrder = true;
+      drop = 'tcp-zero-window';
+    } else if (flags & TCP_FIN) fin = true;
   } else if (payload > 0 || flags & TCP_FIN) {
     const s = ep.state;
-    const receiving = s === TcpState.Established || s === TcpState.FinWait1 || s === TcpState.FinWait2;
-    if (receiving && payload > 0) {
-      if (ep.orphan) {
+    if (s === TcpState.Established || s === TcpState.FinWait1 || s === TcpState.FinWait2) {
+      if (payload > 0 && ep.orphan) {
         // Data for a socket the application closed: Linux answers with RST (tcp_rcv_state_process).
         c.TcpExtTCPAbortOnData++;
-        pb.free();
+        proto.net.drop(pb, 'tcp-abort-on-data');
         ep.abort();
         return;
       }
-      finInOrder = receiveData(ep, seg, pb, payload, wnd) && !!(flags & TCP_FIN);
-    } else if (flags & TCP_FIN) finInOrder = seqAdd(seq, payload) === ep.rcvNxt;
+      const v = receiveData(ep, seg, pb, payload, wnd);
+      if (v === 'fin') fin = true;
+      else drop = v;
+    } else {
+      // CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN ended its sequence space, so
+      // data or a FIN at or beyond RCV.NXT is bogus (Linux tcp_rcv_state_process
+      // takes only the ACK and discards the rest). Old data was refused above.
+      drop = 'tcp-invalid-seq';
+    }
   }
-  pb.free();
+  if (drop !== null) proto.net.drop(pb, drop);
+  else pb.free();
 
-  if (finInOrder) receiveFin(ep);
+  if (fin) receiveFin(ep);
   if (ep.state !== TcpState.Close) ep.push();
 }
 
-/** ACK processing. Returns false if the segment must go no further. */
-function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: number): boolean {
+/**
+ * processAck's verdict on a segment: null — go on to its data; 'done' — it
+ * was used and nothing more is to be done (the connection moved to TIME-WAIT
+ * or ended); else the reason to drop it.
+ */
+type AckVerdict = null | 'done' | DropReason;
+
+/** ACK processing (RFC 9293 §3.10.7.4 fifth check, Linux tcp_ack). */
+function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: number): AckVerdict {
   const proto = ep.proto;
   const ack = seg.ack;
   if (ep.state === TcpState.SynRecv) {
@@ -221,20 +268,26 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
       ep.events?.onConnect();
       ep.armKeepalive();
     } else {
+      // "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>".
       proto.sendResetFor(seg, ep.laddr, ep.raddr);
-      return false;
+      return 'tcp-invalid-ack';
     }
   }
   // RFC 5961 §5.2: acceptable ACKs are in [SND.UNA - MAX.SND.WND, SND.NXT].
   if (seqGt(ack, ep.sndMax)) {
     ep.sendAck();
     proto.net.tcp.TcpInErrs++;
-    return false;
+    return 'tcp-ack-unsent-data'; // Linux SKB_DROP_REASON_TCP_ACK_UNSENT_DATA
   }
   if (seqLt(ack, seqAdd(ep.sndUna, -Math.max(ep.maxSndWnd, 1)))) {
     ep.challengeAck();
-    return false;
+    return 'tcp-too-old-ack'; // SKB_DROP_REASON_TCP_TOO_OLD_ACK
   }
+  // "We passed data and got it acked, remove any soft error log. Something
+  // worked..." (Linux tcp_ack, for any ACK not below SND.UNA): an ICMP error
+  // kept from before is stale once the peer answers, and must not replace a
+  // later ETIMEDOUT.
+  if (!seqLt(ack, ep.sndUna)) ep.softError = null;
 
   const sackedBefore = ep.sackOk && o.sackCount > 0 ? ep.sackedBytes() : 0;
   if (ep.sackOk && o.sackCount > 0) ep.updateScoreboard(o);
@@ -265,15 +318,17 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
       } else if (!ep.sackOk) {
         // Partial ACK: the next segment was lost too. Retransmit it, deflate (RFC 6582 §3.2 step 4).
         ep.retransmit(ep.sndUna, Math.min(ep.mss, ep.flight));
-        ep.cwnd = Math.max(ep.mss, ep.cwnd - acked + ep.mss);
+        // Deflate by what it acknowledged, adding one MSS back only if it
+        // acknowledged at least one MSS (RFC 6582 §3.2 step 4).
+        ep.cwnd = Math.max(ep.mss, ep.cwnd - acked + (acked >= ep.mss ? ep.mss : 0));
       }
     } else {
       ep.cc.congAvoid(ep, dataAcked, ep.now, ep.rtt.srtt);
     }
     ep.dupAcks = 0;
-    // Once SND.UNA is past `recover` the guard has done its job; dropping it
+    // Once SND.UNA has reached `recover` the guard has done its job; dropping it
     // keeps the comparison from turning false again 2 GiB later (wrap).
-    if (!ep.inRecovery && ep.recoverValid && seqGt(ack, ep.recover)) ep.recoverValid = false;
+    if (!ep.inRecovery && ep.recoverValid && seqGeq(ack, ep.recover)) ep.recoverValid = false;
     if (ep.flight === 0) ep.stopRto();
     else ep.armRto(); // RFC 6298 §5.3
     if (dataAcked > 0) ep.events?.onDrain();
@@ -284,12 +339,14 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
     if (!ep.sackOk || newlySacked) ep.dupAcks++;
     if (!ep.inRecovery) {
       const sackLoss = ep.sackOk && ep.sackedBytes() >= DUP_THRESH * ep.mss;
-      // RFC 6582 §3.2 step 2 keeps a second fast retransmit out of the same window: the ACK
-      // must pass `recover` (SND.MAX when the last recovery began). With SACK the scoreboard
-      // itself proves a new loss (Linux: "SACK TCP is safe"), so an ACK stuck at exactly
-      // `recover` — the first segment sent in the last recovery was lost — starts one too,
-      // instead of waiting for the RTO.
-      const pastRecover = !ep.recoverValid || seqGt(ack, ep.recover) || (sackLoss && ack === ep.recover);
+      // RFC 6582 §3.2 step 1 keeps a second fast retransmit out of the same window: the
+      // ACK must cover more than `recover`, "the highest sequence number transmitted" when
+      // the last recovery began. That is SND.MAX − 1, and `recover` holds SND.MAX, so an
+      // ACK at exactly `recover` qualifies — the same bound a full ACK has (step 3): all
+      // that window is acknowledged and what is missing now is new data, the first
+      // segment sent after it. (Requiring ACK > SND.MAX, as before, left that loss to the
+      // RTO whenever NewReno had no SACK scoreboard to prove it.)
+      const pastRecover = !ep.recoverValid || seqGeq(ack, ep.recover);
       if ((ep.dupAcks >= DUP_THRESH || sackLoss) && pastRecover) ep.enterRecovery();
     } else if (!ep.sackOk) {
       ep.cwnd += ep.mss; // NewReno inflation per extra duplicate (RFC 5681 §3.2 step 4)
@@ -319,60 +376,95 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
         break;
       case TcpState.Closing:
         ep.setState(TcpState.TimeWait);
-        return false;
+        return 'done';
       case TcpState.LastAck:
         ep.destroy();
-        return false;
+        return 'done';
     }
   }
-  return true;
+  return null;
 }
 
-/** Data at or beyond RCV.NXT: deliver in order, queue out of order. Returns true if the segment's end is now RCV.NXT. */
-function receiveData(ep: TcpEndpoint, seg: TcpSegment, pb: PacketBuffer, payload: number, wnd: number): boolean {
+/**
+ * Data and a FIN at or beyond RCV.NXT: deliver in order, queue out of order.
+ * Returns 'fin' when the peer's FIN (this segment's, or one queued out of
+ * order that the segment's data reached) is now at RCV.NXT — receiveFin then
+ * ACKs it —, null when the segment was taken (delivered or queued; the ACK
+ * is scheduled here), or the reason to drop it.
+ */
+function receiveData(ep: TcpEndpoint, seg: TcpSegment, pb: PacketBuffer, payload: number, wnd: number): 'fin' | DropReason | null {
   const c = ep.proto.net.tcp;
   let seq = seg.seq;
   let off = seg.payloadOffset;
   let len = payload;
-  // Trim what we already have, and what is beyond the window.
+  let fin = (seg.flags & TCP_FIN) !== 0;
+  // Trim what we already have, and what is beyond the window. The FIN stays only
+  // if all the data before it fits (one beyond the last byte of the window is
+  // taken, as Linux takes it: it needs no buffer).
   if (seqLt(seq, ep.rcvNxt)) {
-    const dup = seqDiff(ep.rcvNxt, seq);
+    const dup = Math.min(len, seqDiff(ep.rcvNxt, seq));
     off += dup;
     len -= dup;
-    seq = ep.rcvNxt;
+    seq = seqAdd(seq, dup);
   }
   const room = seqDiff(seqAdd(ep.rcvNxt, wnd), seq);
-  if (len > room) len = Math.max(0, room);
-  if (len <= 0) {
+  if (len > room) {
+    len = Math.max(0, room);
+    fin = false;
+  }
+  if (len === 0) {
+    if (fin && seq === ep.rcvNxt) return 'fin'; // old data with a new FIN: a retransmission that collapsed the FIN onto it (Linux tcp_retrans_try_collapse)
+    if (fin && seqGt(seq, ep.rcvNxt)) {
+      // A bare FIN beyond a hole: keep it (Linux queues the skb in the ofo queue),
+      // and send a duplicate ACK whose SACK block covers it, so the sender sees the hole.
+      ep.ofo.insertFin(seq);
+      c.TcpExtTCPOFOQueue++;
+      ep.scheduleAck(true);
+      return null;
+    }
     ep.scheduleAck(true);
-    return false;
+    return payload > 0 ? 'tcp-old-data' : null;
   }
   if (seq === ep.rcvNxt) {
     const hadOfo = ep.ofo.length > 0;
     ep.rcvNxt = seqAdd(seq, len);
     ep.events?.onData(pb.buf.slice(off, off + len));
+    // With the segment's own FIN the stream ends here: whatever is queued beyond
+    // it goes with receiveFin (Linux tcp_fin purges the ofo queue), not to the reader.
+    if (fin) return 'fin';
     if (hadOfo) {
       const parts: Uint8Array[] = [];
       const n = ep.ofo.drain(ep.rcvNxt, parts);
       ep.rcvNxt = seqAdd(ep.rcvNxt, n);
       for (const p of parts) ep.events?.onData(p);
+      // The hole is filled up to a FIN that came out of order (Linux tcp_ofo_queue → tcp_fin).
+      if (ep.ofo.takeFin(ep.rcvNxt)) return 'fin';
     }
     // Out-of-order data pending, or a hole just filled: ACK at once (RFC 5681 §4.2).
     // A full-sized segment is advMss less the timestamp option when timestamps are on
     // (Linux rcv_mss = min(advmss, mss_cache)): only a shorter one counts as small.
     ep.scheduleAck(hadOfo || ep.ofo.length > 0 || len < ep.advMss - (ep.tsOk ? 12 : 0));
-    return seqAdd(seg.seq, payload) === ep.rcvNxt || seqLeq(seqAdd(seg.seq, payload), ep.rcvNxt);
+    return null;
   }
-  // Beyond RCV.NXT: hold it and send a duplicate ACK with SACK blocks.
-  if (ep.ofo.insert(seq, pb.buf.subarray(off, off + len))) c.TcpExtTCPOFOQueue++;
-  else c.TcpExtTCPOFODrop++;
+  // Beyond RCV.NXT: hold it, with its FIN, and send a duplicate ACK with SACK blocks.
+  // No room: dropped whole (Linux tcp_data_queue_ofo, TcpExtTCPOFODrop); the ACK still goes.
+  if (!ep.ofo.insert(seq, pb.buf.subarray(off, off + len))) {
+    c.TcpExtTCPOFODrop++;
+    ep.scheduleAck(true);
+    return 'tcp-ofo-drop';
+  }
+  c.TcpExtTCPOFOQueue++;
+  if (fin) ep.ofo.insertFin(seqAdd(seq, len));
   ep.scheduleAck(true);
-  return false;
+  return null;
 }
 
 /** The peer's FIN, in sequence (RFC 9293 §3.10.7.4 eighth check). */
 function receiveFin(ep: TcpEndpoint): void {
   ep.rcvNxt = seqAdd(ep.rcvNxt, 1);
+  // Nothing comes after the FIN: what is queued beyond it is dropped and no SACK
+  // block is reported any more (Linux tcp_fin: skb_rbtree_purge, tcp_sack_reset).
+  ep.ofo.clear();
   ep.sendAck();
   switch (ep.state) {
     case TcpState.SynRecv:
@@ -421,19 +513,92 @@ function resetReceived(ep: TcpEndpoint): void {
   }
 }
 
-/** TIME-WAIT (RFC 9293 §3.10.7.4; RFC 1337: RSTs do not cut TIME-WAIT short, as Linux's tcp_rfc1337=0 does though). */
-function rcvTimeWait(ep: TcpEndpoint, seg: TcpSegment, segLen: number): void {
+/**
+ * PAWS in TIME-WAIT (Linux tcp_timewait_state_process → tcp_paws_reject with
+ * no one-tick slack): a timestamp older than TS.Recent is an old duplicate.
+ * Only when the connection used timestamps, TS.Recent is not 0 (some stacks
+ * send 0 in their SYN) and not older than 24 days (RFC 7323 §5.5).
+ */
+function timeWaitPawsReject(ep: TcpEndpoint, o: TcpOptions): boolean {
+  return ep.tsOk && o.timestamps && ep.tsRecent !== 0 && ((ep.tsRecent - o.tsVal) | 0) > 0 && ep.now - ep.tsRecentStamp < PAWS_24DAYS_MS;
+}
+
+/**
+ * May this SYN (no ACK, no RST) reopen the connection in TIME-WAIT? As Linux's
+ * tcp_timewait_state_process, after RFC 1122 §4.2.2.13 and RFC 6191: not if
+ * PAWS rejects it, and only if its sequence number is beyond the old RCV.NXT
+ * or it carries a timestamp newer than TS.Recent — either proves it is not an
+ * old duplicate of the connection that ended.
+ */
+export function timeWaitAcceptsSyn(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions): boolean {
+  if (timeWaitPawsReject(ep, o)) return false;
+  return seqGt(seg.seq, ep.rcvNxt) || (ep.tsOk && o.timestamps && ((ep.tsRecent - o.tsVal) | 0) < 0);
+}
+
+/**
+ * The ISN of a connection that reopens one in TIME-WAIT: beyond anything the
+ * old one sent by more than a maximal window, so its segments cannot be taken
+ * for old ones (RFC 1122 §4.2.2.13 (1); Linux: tw_snd_nxt + 65535 + 2, never 0).
+ */
+export function timeWaitIsn(ep: TcpEndpoint): number {
+  return seqAdd(ep.sndNxt, 65537) || 1;
+}
+
+/**
+ * TIME-WAIT (RFC 9293 §3.10.7.4, Linux tcp_timewait_state_process). A SYN
+ * that may reopen the connection was taken by TcpProto.rcv before this.
+ * Consumes `pb`.
+ */
+function rcvTimeWait(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, segLen: number, pb: PacketBuffer): void {
   const flags = seg.flags;
+  const net = ep.proto.net;
+  const seq = seg.seq;
   if (flags & TCP_RST) {
-    // Linux (tcp_rfc1337 = 0) kills the TIME-WAIT socket on an in-window RST.
-    if (seg.seq === ep.rcvNxt) ep.destroy();
+    // Linux (tcp_rfc1337 = 0) kills the TIME-WAIT socket on a RST at RCV.NXT (RFC 1337
+    // would have it ignored); RSTs skip PAWS as in the other states (RFC 7323 §5.3 R1).
+    if (seq === ep.rcvNxt) {
+      pb.free();
+      ep.destroy();
+    } else net.drop(pb, 'tcp-rst');
+    return;
+  }
+  if (timeWaitPawsReject(ep, o)) {
+    net.tcp.TcpExtPAWSEstab++;
+    ep.sendAck();
+    net.drop(pb, 'tcp-paws');
     return;
   }
   // A retransmitted FIN: ACK it again and restart the 2 MSL timer.
-  if (flags & TCP_FIN && seqAdd(seg.seq, segLen) === ep.rcvNxt) {
+  if (flags & TCP_FIN && seqAdd(seq, segLen) === ep.rcvNxt) {
     ep.sendAck();
-    ep.proto.net.rt.timers.arm(ep.waitTimer, ep.now + ep.proto.config.timeWaitMs);
+    net.rt.timers.arm(ep.waitTimer, ep.now + ep.proto.config.timeWaitMs);
+    pb.free();
     return;
   }
-  if (segLen > 0 || flags & TCP_SYN) ep.sendAck();
+  if (flags & TCP_SYN) {
+    // A SYN that cannot reopen the connection (old, or nobody listens): an ACK
+    // answers it; a peer that really starts anew resets us with that ACK's number.
+    ep.sendAck();
+    net.drop(pb, 'tcp-invalid-syn');
+    return;
+  }
+  if (segLen > 0) {
+    ep.sendAck();
+    net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
+    return;
+  }
+  if (!(flags & TCP_ACK)) {
+    net.drop(pb, 'tcp-flags');
+    return;
+  }
+  if (seq === ep.rcvNxt) {
+    // A bare ACK in sequence: nothing to do but remember its timestamp (Linux updates tw_ts_recent).
+    if (ep.tsOk && o.timestamps) {
+      ep.tsRecent = o.tsVal;
+      ep.tsRecentStamp = ep.now;
+    }
+    pb.free();
+    return;
+  }
+  net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
 }

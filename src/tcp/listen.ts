@@ -23,6 +23,8 @@ export class RequestSock {
   sackOk = false;
   tsOk = false;
   tsRecent = 0;
+  /** The window our SYN-ACK offered (never scaled, RFC 7323 §2.2): what the peer may send into before it is established. */
+  rcvWnd = 65535;
   retries = 0;
   readonly timer: Timer;
 

@@ -2,16 +2,22 @@
 // tcp_data_queue_ofo). Segments beyond RCV.NXT wait here, trimmed so that no
 // two overlap, until the hole before them is filled. The queue is bounded
 // in bytes; what does not fit is dropped (the sender will retransmit) and
-// counted. It also yields the SACK blocks to report (RFC 2018 §4: the block
-// holding the most recently received segment first, then the others that
-// were reported most recently).
+// counted. A FIN that arrives out of order waits here too, as one sequence
+// number of its own: Linux keeps the whole skb, FIN flag included, and
+// tcp_ofo_queue hands it to tcp_fin once the hole fills — else the FIN is
+// forgotten and the close waits for the peer to retransmit it. It also
+// yields the SACK blocks to report (RFC 2018 §4: the block holding the most
+// recently received segment first, then the others that were reported most
+// recently); a queued FIN counts in its block, as the skb's end_seq does.
 
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt } from './seqnum.js';
 
 interface OfoSegment {
   seq: number;
-  end: number; // seq + data.length (mod 2^32)
+  end: number; // seq + data.length, + 1 for a FIN (mod 2^32)
   data: Uint8Array;
+  /** The peer's FIN at `seq` (no data: end = seq + 1). */
+  fin: boolean;
 }
 
 export class OfoQueue {
@@ -22,6 +28,7 @@ export class OfoQueue {
 
   constructor(public limit: number) {}
 
+  /** Entries queued, a FIN included (SACK blocks are reported while it is above 0). */
   get length(): number {
     return this.segs.length;
   }
@@ -40,11 +47,11 @@ export class OfoQueue {
       if (seqLeq(s.end, cur)) continue;
       if (seqLt(cur, s.seq)) {
         const pieceEnd = seqLt(end, s.seq) ? end : s.seq;
-        pieces.push({ seq: cur, end: pieceEnd, data: data.subarray(seqDiff(cur, seq), seqDiff(pieceEnd, seq)) });
+        pieces.push({ seq: cur, end: pieceEnd, data: data.subarray(seqDiff(cur, seq), seqDiff(pieceEnd, seq)), fin: false });
       }
       if (seqGt(s.end, cur)) cur = s.end;
     }
-    if (seqLt(cur, end)) pieces.push({ seq: cur, end, data: data.subarray(seqDiff(cur, seq), seqDiff(end, seq)) });
+    if (seqLt(cur, end)) pieces.push({ seq: cur, end, data: data.subarray(seqDiff(cur, seq), seqDiff(end, seq)), fin: false });
     let added = 0;
     for (const p of pieces) added += p.data.length;
     if (added === 0) {
@@ -54,14 +61,29 @@ export class OfoQueue {
     if (this.bytes + added > this.limit) return false;
     for (const p of pieces) {
       p.data = p.data.slice(); // own the bytes: the packet buffer goes back to its pool
-      let i = this.segs.length;
-      while (i > 0 && seqGt(this.segs[i - 1]!.seq, p.seq)) i--;
-      this.segs.splice(i, 0, p);
+      this.place(p);
     }
     this.bytes += added;
     end = seqAdd(seq, data.length);
     this.touch(seq);
     return true;
+  }
+
+  /**
+   * Queues the peer's FIN at `seq` (beyond RCV.NXT), after the data it
+   * followed. It takes no buffer space. A second FIN at another sequence
+   * number (a confused peer) is ignored: the first one stands.
+   */
+  insertFin(seq: number): void {
+    if (!this.segs.some((s) => s.fin)) this.place({ seq, end: seqAdd(seq, 1), data: new Uint8Array(0), fin: true });
+    this.touch(seq);
+  }
+
+  /** Inserts in sequence order. */
+  private place(p: OfoSegment): void {
+    let i = this.segs.length;
+    while (i > 0 && seqGt(this.segs[i - 1]!.seq, p.seq)) i--;
+    this.segs.splice(i, 0, p);
   }
 
   private touch(seq: number): void {
@@ -87,12 +109,17 @@ export class OfoQueue {
     return null;
   }
 
-  /** Removes and returns, in order, the data that now follows `rcvNxt` without a hole. */
+  /**
+   * Removes and returns, in order, the data that now follows `rcvNxt`
+   * without a hole. It stops at a queued FIN (see `takeFin`); one that data
+   * has passed was never the end of the stream and is discarded.
+   */
   drain(rcvNxt: number, out: Uint8Array[]): number {
     let nxt = rcvNxt;
     while (this.segs.length > 0) {
       const s = this.segs[0]!;
       if (seqGt(s.seq, nxt)) break;
+      if (s.fin && s.seq === nxt) break;
       this.segs.shift();
       this.bytes -= s.data.length;
       if (seqGt(s.end, nxt)) {
@@ -101,6 +128,14 @@ export class OfoQueue {
       }
     }
     return seqDiff(nxt, rcvNxt);
+  }
+
+  /** True, and the FIN removed, if the queued FIN is exactly at `rcvNxt` (Linux tcp_ofo_queue → tcp_fin). */
+  takeFin(rcvNxt: number): boolean {
+    const s = this.segs[0];
+    if (!s || !s.fin || s.seq !== rcvNxt) return false;
+    this.segs.shift();
+    return true;
   }
 
   /** Up to `max` SACK blocks as [left, right) pairs into `out`; returns the count. */

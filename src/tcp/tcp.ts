@@ -9,13 +9,21 @@ import type { Net } from '../core/net.js';
 import type { PacketBuffer } from '../core/packetBuffer.js';
 import type { Icmp, IcmpErrorInfo } from '../ipv4/icmp.js';
 import type { Ipv4 } from '../ipv4/ip.js';
+import {
+  ICMP_DEST_UNREACH,
+  ICMP_PARAM_PROBLEM,
+  ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+} from '../wire/icmp.js';
 import { IPPROTO_TCP, isLimitedBroadcast, isMulticastIpv4 } from '../wire/ipv4.js';
 import { createTcpRepr, emitTcp, TCP_ACK, TCP_FIN, TCP_HLEN, TCP_RST, TCP_SYN, TcpSegment } from '../wire/tcp.js';
 import { clearTcpOptions, parseTcpOptions, TcpOptions, tcpOptionsLength } from '../wire/tcpOptions.js';
 import { DEFAULT_RCVBUF, DEFAULT_SNDBUF, TcpEndpoint, type EndpointOptions, wscaleFor } from './endpoint.js';
-import { rcvSynchronized, rcvSynSent } from './input.js';
+import { rcvSynchronized, rcvSynSent, timeWaitAcceptsSyn, timeWaitIsn } from './input.js';
 import { Listener, PreAcceptQueue, RequestSock } from './listen.js';
-import { seqAdd } from './seqnum.js';
+import { seqAdd, seqGt, seqLt } from './seqnum.js';
 import { TcpState } from './state.js';
 
 export interface TcpConfig {
@@ -29,6 +37,11 @@ export interface TcpConfig {
   synackRetries: number;
   /** tcp_challenge_ack_limit (per second, stack-wide). */
   challengeAckLimit: number;
+  /**
+   * tcp_sack: offer SACK-permitted in our SYN and SYN-ACK and accept the
+   * peer's (RFC 2018). Off, loss recovery is NewReno (RFC 6582).
+   */
+  sack: boolean;
   /** ip_local_port_range. */
   portLow: number;
   portHigh: number;
@@ -41,6 +54,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   syncookies: true,
   synackRetries: 5,
   challengeAckLimit: 1000,
+  sack: true,
   portLow: 32768,
   portHigh: 60999,
   defaults: { sndBuf: DEFAULT_SNDBUF, rcvBuf: DEFAULT_RCVBUF, congestion: 'cubic', noDelay: false },
@@ -53,6 +67,33 @@ const TCPOLEN_TSTAMP_ALIGNED = 12;
 const COOKIE_BITS = 24;
 const COOKIE_MASK = (1 << COOKIE_BITS) - 1;
 const COOKIE_MAX_AGE = 2; // minutes (Linux MAX_SYNCOOKIE_AGE)
+
+/** The highest destination-unreachable code (Linux NR_ICMP_UNREACH): above it the message is ignored. */
+const NR_ICMP_UNREACH = 15;
+/**
+ * The errno of each destination-unreachable code: Linux's icmp_err_convert[].
+ * Its `fatal` column (protocol and port unreachable, and the administrative
+ * and "unknown" codes) decides for UDP and raw sockets only; TCP ends a
+ * handshake on any of them and keeps any of them as a soft error later.
+ */
+const ICMP_UNREACH_ERRNO: readonly string[] = [
+  'ENETUNREACH', // 0 net unreachable
+  'EHOSTUNREACH', // 1 host unreachable
+  'ENOPROTOOPT', // 2 protocol unreachable
+  'ECONNREFUSED', // 3 port unreachable
+  'EMSGSIZE', // 4 fragmentation needed (handled as PMTU discovery instead)
+  'EOPNOTSUPP', // 5 source route failed
+  'ENETUNREACH', // 6 destination network unknown
+  'EHOSTDOWN', // 7 destination host unknown
+  'ENONET', // 8 source host isolated
+  'ENETUNREACH', // 9 network administratively prohibited
+  'EHOSTUNREACH', // 10 host administratively prohibited
+  'ENETUNREACH', // 11 network unreachable for TOS
+  'EHOSTUNREACH', // 12 host unreachable for TOS
+  'EHOSTUNREACH', // 13 communication administratively prohibited
+  'EHOSTUNREACH', // 14 host precedence violation
+  'EHOSTUNREACH', // 15 precedence cutoff in effect
+];
 
 /** The largest IPv4 datagram: a path MTU above it (lo's 65536) still carries at most this (Linux IPV4_MAX_PMTU). */
 const IPV4_MAX_PMTU = 65535;
@@ -217,7 +258,7 @@ export class TcpProto {
     ep.xmit(TCP_SYN | (synAck ? TCP_ACK : 0), ep.iss, 0, 0, {
       mss: ep.advMss,
       wscale,
-      sackOk: synAck ? ep.sackOk : true,
+      sackOk: synAck ? ep.sackOk : this.config.sack,
       tsOk: synAck ? ep.tsOk : true,
     });
     ep.sndNxt = seqAdd(ep.iss, 1);
@@ -234,7 +275,8 @@ export class TcpProto {
       ep.sndWscale = 0;
       ep.rcvWscale = 0;
     }
-    ep.sackOk = o.sackPermitted;
+    // Linux tcp_parse_options reads SACK-permitted only with tcp_sack on.
+    ep.sackOk = o.sackPermitted && this.config.sack;
     ep.tsOk = o.timestamps;
     // The MSS option counts no TCP options (RFC 6691): every segment of a connection with
     // timestamps carries 12 bytes of them, so its payload is 12 bytes less (Linux tcp_sync_mss).
@@ -274,20 +316,22 @@ export class TcpProto {
     const raddr = pb.saddr;
     const lport = seg.dstPort;
     const rport = seg.srcPort;
-    let ep = this.lookup(laddr, lport, raddr, rport);
-    // A SYN for a connection in TIME-WAIT may start a new one (RFC 9293 §3.6.1, RFC 6191 with timestamps).
-    if (ep && ep.state === TcpState.TimeWait && seg.flags & TCP_SYN && !(seg.flags & (TCP_ACK | TCP_RST))) {
-      const newer = o.timestamps && ep.tsOk ? (o.tsVal - ep.tsRecent) | 0 : (seg.seq - ep.rcvNxt) | 0;
-      if (newer > 0) {
+    const ep = this.lookup(laddr, lport, raddr, rport);
+    // A SYN for a connection in TIME-WAIT may start a new one (RFC 1122 §4.2.2.13,
+    // RFC 6191; Linux tcp_timewait_state_process → TCP_TW_SYN) — if a listener
+    // takes it: without one, TIME-WAIT stays and answers the SYN with an ACK.
+    if (ep && ep.state === TcpState.TimeWait && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && timeWaitAcceptsSyn(ep, seg, o)) {
+      const l = this.findListener(laddr, lport);
+      if (l) {
+        const isn = timeWaitIsn(ep);
         ep.destroy();
-        ep = undefined;
+        this.rcvListen(l, seg, o, pb, isn);
+        return;
       }
     }
     if (ep) {
-      if (ep.state === TcpState.SynSent) {
-        rcvSynSent(ep, seg, o);
-        pb.free();
-      } else rcvSynchronized(ep, seg, o, pb);
+      if (ep.state === TcpState.SynSent) rcvSynSent(ep, seg, o, pb);
+      else rcvSynchronized(ep, seg, o, pb);
       return;
     }
     const l = this.findListener(laddr, lport);
@@ -300,116 +344,188 @@ export class TcpProto {
     this.net.drop(pb, 'tcp-noport');
   };
 
-  /** LISTEN (RFC 9293 §3.10.7.2) and the request socks of its SYN queue. */
-  private rcvListen(l: Listener, seg: TcpSegment, o: TcpOptions, pb: PacketBuffer): void {
+  /**
+   * LISTEN (RFC 9293 §3.10.7.2, Linux tcp_rcv_state_process in TCP_LISTEN) and
+   * the request socks of its SYN queue. `isn`: the ISN a SYN that reopened a
+   * connection in TIME-WAIT must get.
+   */
+  private rcvListen(l: Listener, seg: TcpSegment, o: TcpOptions, pb: PacketBuffer, isn?: number): void {
     const c = this.net.tcp;
     const flags = seg.flags;
     const laddr = pb.daddr;
     const raddr = pb.saddr;
     const key = tupleKey(laddr, seg.dstPort, raddr, seg.srcPort);
     const req = l.synQueue.get(key);
-    if (flags & TCP_RST) {
-      if (req && seg.seq === seqAdd(req.irs, 1)) this.dropRequest(req);
-      pb.free();
-      return;
-    }
-    if (flags & TCP_SYN && !(flags & TCP_ACK)) {
-      if (req) {
-        // A retransmitted SYN: send the SYN-ACK again.
-        this.sendSynAck(req);
-        pb.free();
-        return;
-      }
-      if (l.acceptQueueFull) {
-        c.TcpExtListenOverflows++;
-        c.TcpExtListenDrops++;
-        this.net.drop(pb, 'tcp-listen-overflow');
-        return;
-      }
-      if (l.synQueueFull) {
-        if (!this.config.syncookies) {
-          c.TcpExtTCPReqQFullDrop++;
-          c.TcpExtListenDrops++;
-          this.net.drop(pb, 'tcp-req-full');
-          return;
-        }
-        l.lastOverflow = this.net.now();
-        this.sendCookie(l, seg, o, laddr, raddr);
-        pb.free();
-        return;
-      }
-      const r = new RequestSock(l, key, laddr, seg.dstPort, raddr, seg.srcPort, (x) => this.requestTimer(x));
-      r.irs = seg.seq;
-      r.iss = this.isn(laddr, seg.dstPort, raddr, seg.srcPort);
-      r.mss = o.mss > 0 ? o.mss : 536;
-      r.wscale = o.wscale;
-      r.sackOk = o.sackPermitted;
-      r.tsOk = o.timestamps;
-      r.tsRecent = o.tsVal;
-      l.synQueue.set(key, r);
-      this.sendSynAck(r);
-      this.net.rt.timers.arm(r.timer, this.net.now() + 1000);
-      pb.free();
-      return;
-    }
-    if (!(flags & TCP_ACK) || flags & TCP_SYN) {
-      this.net.drop(pb, 'tcp-flags');
-      return;
-    }
-    // The third segment of the handshake.
-    let ep: TcpEndpoint | null = null;
     if (req) {
-      // tcp_check_req: the ACK must acknowledge our SYN exactly (else RST); the
-      // sequence number need only be in the window — the final ACK may have been
-      // lost and this be the first (or a later) data segment.
-      if (seg.ack !== seqAdd(req.iss, 1)) {
-        this.sendResetFor(seg, laddr, raddr);
-        this.net.drop(pb, 'tcp-invalid-ack');
+      this.rcvRequest(l, req, seg, o, pb);
+      return;
+    }
+    // "first check for an RST": nothing to reset, ignore it (SKB_DROP_REASON_TCP_RESET).
+    if (flags & TCP_RST) {
+      this.net.drop(pb, 'tcp-rst');
+      return;
+    }
+    // "second check for an ACK": anything acknowledging something — a SYN-ACK
+    // included — is answered <SEQ=SEG.ACK><CTL=RST> (Linux: tcp_rcv_state_process
+    // returns 1 for an ACK in LISTEN and tcp_v4_do_rcv resets). A bare ACK may
+    // first be the third segment of a cookie handshake.
+    if (flags & TCP_ACK) {
+      if (!(flags & TCP_SYN) && this.config.syncookies && this.net.now() - l.lastOverflow <= COOKIE_MAX_AGE * 60_000) {
+        // Cookies are checked only while they may be out there: within their
+        // lifetime of the last overflow (Linux tcp_synq_no_recent_overflow), so a
+        // stray ACK is a plain RST and blind cookie guessing has a short season.
+        this.rcvCookieAck(l, key, seg, o, pb);
         return;
       }
-      const off = (seg.seq - seqAdd(req.irs, 1)) | 0;
-      if (off < 0 || off >= (l.endpointOptions.rcvBuf ?? this.config.defaults.rcvBuf)) {
-        this.net.drop(pb, 'tcp-invalid-seq');
-        return;
-      }
-      if (l.acceptQueueFull) {
-        // Keep the request; its SYN-ACK will be retransmitted (Linux drops the ACK).
-        c.TcpExtListenOverflows++;
-        c.TcpExtListenDrops++;
-        this.net.drop(pb, 'tcp-listen-overflow');
-        return;
-      }
-      this.dropRequest(req);
-      ep = this.establish(l, req, seg, o);
-    } else if (this.config.syncookies && this.net.now() - l.lastOverflow <= COOKIE_MAX_AGE * 60_000) {
-      // Cookies are checked only while they may be out there: within their
-      // lifetime of the last overflow (Linux tcp_synq_no_recent_overflow), so a
-      // stray ACK is a plain RST and blind cookie guessing has a short season.
-      const mss = this.checkCookie(seg, laddr, raddr);
-      if (mss < 0) {
-        c.TcpExtSyncookiesFailed++;
-        this.sendResetFor(seg, laddr, raddr);
-        this.net.drop(pb, 'tcp-bad-cookie');
-        return;
-      }
-      if (l.acceptQueueFull) {
-        c.TcpExtListenOverflows++;
-        c.TcpExtListenDrops++;
-        this.net.drop(pb, 'tcp-listen-overflow');
-        return;
-      }
-      c.TcpExtSyncookiesRecv++;
-      const r = new RequestSock(l, key, laddr, seg.dstPort, raddr, seg.srcPort, () => {});
-      r.irs = seqAdd(seg.seq, -1);
-      r.iss = seqAdd(seg.ack, -1);
-      r.mss = mss;
-      ep = this.establish(l, r, seg, o);
-    } else {
       this.sendResetFor(seg, laddr, raddr);
       this.net.drop(pb, 'tcp-invalid-ack');
       return;
     }
-    // The ACK may carry data already: process it on the new connection.
+    // "third check for a SYN" (a SYN with FIN is nonsense: Linux drops it, TCP_FLAGS).
+    if (!(flags & TCP_SYN) || flags & TCP_FIN) {
+      this.net.drop(pb, 'tcp-flags');
+      return;
+    }
+    if (l.acceptQueueFull) {
+      c.TcpExtListenOverflows++;
+      c.TcpExtListenDrops++;
+      this.net.drop(pb, 'tcp-listen-overflow');
+      return;
+    }
+    if (l.synQueueFull) {
+      if (!this.config.syncookies) {
+        c.TcpExtTCPReqQFullDrop++;
+        c.TcpExtListenDrops++;
+        this.net.drop(pb, 'tcp-req-full');
+        return;
+      }
+      l.lastOverflow = this.net.now();
+      this.sendCookie(l, seg, o, laddr, raddr);
+      pb.free();
+      return;
+    }
+    const r = new RequestSock(l, key, laddr, seg.dstPort, raddr, seg.srcPort, (x) => this.requestTimer(x));
+    r.irs = seg.seq;
+    r.iss = isn ?? this.isn(laddr, seg.dstPort, raddr, seg.srcPort);
+    r.mss = o.mss > 0 ? o.mss : 536;
+    r.wscale = o.wscale;
+    r.sackOk = o.sackPermitted && this.config.sack;
+    r.tsOk = o.timestamps;
+    r.tsRecent = o.tsVal;
+    r.rcvWnd = Math.min(65535, l.endpointOptions.rcvBuf ?? this.config.defaults.rcvBuf);
+    l.synQueue.set(key, r);
+    this.sendSynAck(r);
+    this.net.rt.timers.arm(r.timer, this.net.now() + 1000);
+    pb.free();
+  }
+
+  /**
+   * A segment for a request sock in SYN-RECV (Linux tcp_check_req, RFC 9293
+   * §3.10.7.4 for SYN-RECEIVED with RFC 5961).
+   */
+  private rcvRequest(l: Listener, r: RequestSock, seg: TcpSegment, o: TcpOptions, pb: PacketBuffer): void {
+    const c = this.net.tcp;
+    const flags = seg.flags;
+    const seq = seg.seq;
+    const rcvNxt = seqAdd(r.irs, 1);
+    // The peer's retransmitted SYN (our SYN-ACK was lost): send the SYN-ACK again.
+    // RFC 793's figures say ACK; RFC 1122 fixed it, and Linux resends the SYN-ACK.
+    if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seq === r.irs) {
+      this.sendSynAck(r);
+      pb.free();
+      return;
+    }
+    // An ACK must acknowledge our SYN exactly; else the listener answers it with
+    // <SEQ=SEG.ACK><CTL=RST> and the request stays (tcp_check_req returns the listener).
+    if (flags & TCP_ACK && seg.ack !== seqAdd(r.iss, 1)) {
+      if (!(flags & TCP_RST)) this.sendResetFor(seg, pb.daddr, pb.saddr);
+      this.net.drop(pb, 'tcp-invalid-ack');
+      return;
+    }
+    // PAWS against the SYN's timestamp (tcp_check_req → tcp_paws_reject; RSTs skip
+    // it as everywhere, RFC 7323 §5.3 R1), then the window the SYN-ACK offered
+    // (tcp_in_window): anything outside gets an ACK (not a RST) and is dropped.
+    const pawsReject = r.tsOk && o.timestamps && !(flags & TCP_RST) && r.tsRecent !== 0 && ((r.tsRecent - o.tsVal) | 0) > 0;
+    const end = seqAdd(seq, seg.payloadLen + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0));
+    const right = seqAdd(rcvNxt, r.rcvWnd);
+    const inWindow = seq === rcvNxt || (seqGt(end, rcvNxt) && seqLt(seq, right)) || (seq === right && seq === end);
+    if (pawsReject || !inWindow) {
+      if (!(flags & TCP_RST)) this.sendRequestAck(r);
+      if (pawsReject) c.TcpExtPAWSEstab++;
+      this.net.drop(pb, pawsReject ? 'tcp-paws' : seqLt(seq, rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
+      return;
+    }
+    if (r.tsOk && o.timestamps && !seqGt(seq, rcvNxt)) r.tsRecent = o.tsVal;
+    if (flags & TCP_RST) {
+      // RFC 5961 §3.2, which RFC 9293 §3.10.7.4 applies to SYN-RECEIVED too: only a
+      // RST at exactly RCV.NXT removes the request; one elsewhere in the window
+      // draws a (rate-limited) challenge ACK. Linux's tcp_check_req is laxer — any
+      // in-window RST kills the request (embryonic_reset) — which lets a blind
+      // attacker who guesses within 64 KB abort handshakes; we follow the RFC.
+      if (seq === rcvNxt) {
+        c.TcpAttemptFails++; // tcp_check_req: TCP_MIB_ATTEMPTFAILS for the reset embryo
+        this.dropRequest(r);
+        pb.free();
+        return;
+      }
+      this.requestChallengeAck(r);
+      this.net.drop(pb, 'tcp-rst');
+      return;
+    }
+    if (flags & TCP_SYN) {
+      // A SYN at another sequence number, in the window (RFC 5961 §4.2): a challenge
+      // ACK, never a RST — a peer that restarted answers its unacceptable ACK with a RST
+      // at RCV.NXT, which removes the request (Linux resets the embryo at once).
+      c.TcpExtTCPSYNChallenge++;
+      this.requestChallengeAck(r);
+      this.net.drop(pb, 'tcp-invalid-syn');
+      return;
+    }
+    // "if the ACK bit is off drop the segment and return".
+    if (!(flags & TCP_ACK)) {
+      this.net.drop(pb, 'tcp-flags');
+      return;
+    }
+    // Accept queue full: keep the request; its SYN-ACK will be retransmitted.
+    if (this.listenOverflow(l, pb)) return;
+    this.dropRequest(r);
+    const ep = this.establish(l, r, seg, o);
+    // The ACK may carry data already (the final ACK may have been lost and this
+    // be the first data segment): process it on the new connection.
+    rcvSynchronized(ep, seg, o, pb);
+  }
+
+  /**
+   * A completed handshake with the accept queue full: the final ACK is dropped
+   * and counted (Linux tcp_v4_syn_recv_sock with tcp_abort_on_overflow = 0).
+   */
+  private listenOverflow(l: Listener, pb: PacketBuffer): boolean {
+    if (!l.acceptQueueFull) return false;
+    this.net.tcp.TcpExtListenOverflows++;
+    this.net.tcp.TcpExtListenDrops++;
+    this.net.drop(pb, 'tcp-listen-overflow');
+    return true;
+  }
+
+  /** The third segment of a cookie handshake (RFC 4987 §3.6). */
+  private rcvCookieAck(l: Listener, key: string, seg: TcpSegment, o: TcpOptions, pb: PacketBuffer): void {
+    const c = this.net.tcp;
+    const laddr = pb.daddr;
+    const raddr = pb.saddr;
+    const mss = this.checkCookie(seg, laddr, raddr);
+    if (mss < 0) {
+      c.TcpExtSyncookiesFailed++;
+      this.sendResetFor(seg, laddr, raddr);
+      this.net.drop(pb, 'tcp-bad-cookie');
+      return;
+    }
+    if (this.listenOverflow(l, pb)) return;
+    c.TcpExtSyncookiesRecv++;
+    const r = new RequestSock(l, key, laddr, seg.dstPort, raddr, seg.srcPort, () => {});
+    r.irs = seqAdd(seg.seq, -1);
+    r.iss = seqAdd(seg.ack, -1);
+    r.mss = mss;
+    const ep = this.establish(l, r, seg, o);
     rcvSynchronized(ep, seg, o, pb);
   }
 
@@ -466,8 +582,12 @@ export class TcpProto {
     return ep;
   }
 
-  private sendSynAck(r: RequestSock): void {
-    // A request sock is not an endpoint: borrow a scratch one to build the segment.
+  /**
+   * A request sock is not an endpoint: a scratch one, unhashed, builds its
+   * segments (Linux tcp_make_synack and tcp_v4_reqsk_send_ack work from the
+   * request the same way).
+   */
+  private requestEndpoint(r: RequestSock): TcpEndpoint {
     const ep = this.newEndpoint(r.listener.endpointOptions);
     ep.laddr = r.laddr;
     ep.lport = r.lport;
@@ -479,7 +599,37 @@ export class TcpProto {
     ep.tsOffset = this.tsOffset(r.laddr, r.raddr);
     const rt = this.ip.route(r.raddr);
     ep.advMss = this.routeAdvMss(rt);
+    return ep;
+  }
+
+  private sendSynAck(r: RequestSock): void {
+    const ep = this.requestEndpoint(r);
     ep.xmit(TCP_SYN | TCP_ACK, r.iss, 0, 0, { mss: ep.advMss, wscale: r.wscale >= 0 ? ep.rcvWscale : -1, sackOk: r.sackOk, tsOk: r.tsOk });
+  }
+
+  /**
+   * <SEQ=ISS+1><ACK=IRS+1><CTL=ACK> for a request (Linux tcp_v4_reqsk_send_ack):
+   * the timestamps if the SYN had them, and the same window as the SYN-ACK — a
+   * larger one would be a promise the connection, once established, does not
+   * know it made.
+   */
+  private sendRequestAck(r: RequestSock): void {
+    const ep = this.requestEndpoint(r);
+    ep.tsOk = r.tsOk;
+    if (r.wscale < 0) ep.rcvWscale = 0; // scaling is off unless both SYNs offered it (RFC 7323 §2.2)
+    ep.rcvBufSize = r.rcvWnd;
+    ep.rcvWnd = r.rcvWnd;
+    ep.xmit(TCP_ACK, seqAdd(r.iss, 1), 0, 0);
+  }
+
+  /** A challenge ACK for a request (RFC 5961 §3.2, §4.2), under the stack-wide budget of §7. */
+  private requestChallengeAck(r: RequestSock): void {
+    if (!this.allowChallengeAck()) {
+      this.net.tcp.TcpExtTCPACKSkippedChallenge++;
+      return;
+    }
+    this.net.tcp.TcpExtTCPChallengeACK++;
+    this.sendRequestAck(r);
   }
 
   private requestTimer(r: RequestSock): void {
@@ -618,7 +768,11 @@ export class TcpProto {
     return true;
   }
 
-  /** ICMP errors about our segments (RFC 1122 §4.2.3.9; RFC 5927 checks; RFC 1191 PMTU). */
+  /**
+   * ICMP errors about our segments (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191):
+   * Linux tcp_v4_err. Icmp hands over destination unreachable, time exceeded
+   * and parameter problem with at least 8 bytes of the TCP header quoted.
+   */
   private icmpError(info: IcmpErrorInfo): void {
     if (info.len < 8) return;
     const b = info.buf;
@@ -626,32 +780,82 @@ export class TcpProto {
     const rport = (b[info.off + 2]! << 8) | b[info.off + 3]!;
     const seq = ((b[info.off + 4]! << 24) | (b[info.off + 5]! << 16) | (b[info.off + 6]! << 8) | b[info.off + 7]!) >>> 0;
     const ep = this.lookup(info.saddr, lport, info.daddr, rport);
-    if (!ep) return;
-    // RFC 5927 §4.1: the quoted sequence number must be in flight.
-    if (((seq - ep.sndUna) | 0) < 0 || ((seq - ep.sndMax) | 0) > 0) return;
-    if (info.type === 3 && info.code === 4) {
-      // Fragmentation needed: lower the MSS to the path MTU and resend (RFC 1191 §6.2).
-      const mtu = info.mtu >= 68 ? info.mtu : 576;
-      // The timestamp option rides in every segment: leave room for it, as negotiate() does
-      // (Linux tcp_sync_mss), or each segment still exceeds the path MTU by 12 bytes.
-      const mss = Math.max(64, mtu - 40 - (ep.tsOk ? TCPOLEN_TSTAMP_ALIGNED : 0));
-      if (mss < ep.mss) {
-        this.net.tcp.TcpExtPMTUDiscovery++;
-        ep.mss = mss;
-        if (ep.flight > 0) ep.retransmit(ep.sndUna, Math.min(ep.mss, ep.flight));
-      }
+    if (!ep) {
+      const r = this.findListener(info.saddr, lport)?.synQueue.get(tupleKey(info.saddr, lport, info.daddr, rport));
+      if (r) this.requestError(r, info, seq);
+      // About no connection of ours (tcp_v4_err: __ICMP_INC_STATS(ICMP_MIB_INERRORS)).
+      else this.net.snmp.IcmpInErrors++;
       return;
     }
-    if (info.type === 3) {
-      const hard = info.code === 2 || info.code === 3; // protocol or port unreachable
-      const code = hard ? 'ECONNREFUSED' : info.code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH';
-      // Linux tcp_v4_err: during the handshake any unreachable ends the attempt;
-      // afterwards only a soft error is kept (reported if the connection times out).
-      if (ep.state === TcpState.SynSent || ep.state === TcpState.SynRecv) {
-        this.net.tcp.TcpAttemptFails++;
-        ep.fail(code);
-      } else ep.softError = code;
+    // TIME-WAIT has nothing to report an error to (tcp_v4_err returns at once).
+    if (ep.state === TcpState.TimeWait) return;
+    // RFC 5927 §4.1: the quoted sequence number must be in flight, in
+    // [SND.UNA, SND.MAX] (Linux: between(seq, snd_una, snd_nxt), else
+    // LINUX_MIB_OUTOFWINDOWICMPS — a blind attacker must guess the window).
+    if (seqLt(seq, ep.sndUna) || seqGt(seq, ep.sndMax)) return;
+    let err: string;
+    switch (info.type) {
+      case ICMP_DEST_UNREACH:
+        if (info.code > NR_ICMP_UNREACH) return;
+        if (info.code === ICMP_UNREACH_FRAG_NEEDED) {
+          this.pmtuReduced(ep, info.mtu);
+          return;
+        }
+        err = ICMP_UNREACH_ERRNO[info.code]!;
+        break;
+      case ICMP_TIME_EXCEEDED:
+        err = 'EHOSTUNREACH';
+        break;
+      case ICMP_PARAM_PROBLEM:
+        err = 'EPROTO';
+        break;
+      default:
+        return;
     }
+    // During the handshake every error ends the attempt at once, soft or not
+    // (tcp_v4_err: sk_err, tcp_done — which counts TCP_MIB_ATTEMPTFAILS). Once
+    // synchronized every error is soft (RFC 1122 §4.2.3.9: a connection must not
+    // be aborted for unreachables that may be transient; Linux reports them at
+    // once only with IP_RECVERR): kept in softError and reported if the
+    // connection later times out (sk_err_soft), forgotten when an ACK arrives.
+    if (ep.state === TcpState.SynSent || ep.state === TcpState.SynRecv) {
+      this.net.tcp.TcpAttemptFails++;
+      ep.fail(err);
+    } else ep.softError = err;
+  }
+
+  /**
+   * Fragmentation needed (RFC 1191 §6.2): the MSS becomes the path MTU's and
+   * the first segment in flight is resent at the new size (Linux tcp_v4_mtu_reduced).
+   */
+  private pmtuReduced(ep: TcpEndpoint, reported: number): void {
+    const mtu = reported >= 68 ? reported : 576; // old routers report 0
+    // The timestamp option rides in every segment: leave room for it, as negotiate() does
+    // (Linux tcp_sync_mss), or each segment still exceeds the path MTU by 12 bytes.
+    const mss = Math.max(64, mtu - 40 - (ep.tsOk ? TCPOLEN_TSTAMP_ALIGNED : 0));
+    if (mss < ep.mss) {
+      this.net.tcp.TcpExtPMTUDiscovery++;
+      ep.mss = mss;
+      if (ep.flight > 0) ep.retransmit(ep.sndUna, Math.min(ep.mss, ep.flight));
+    }
+  }
+
+  /**
+   * An ICMP error about a request's SYN-ACK (Linux tcp_req_err): it must quote
+   * our ISN exactly; net or host unreachable, time exceeded and parameter
+   * problem remove the request silently — there is no socket to tell, and
+   * accept() must not return network errors (POSIX) — counting ListenDrops.
+   * Port and protocol unreachable do not: the peer's stack sent the SYN.
+   */
+  private requestError(r: RequestSock, info: IcmpErrorInfo, seq: number): void {
+    if (seq !== r.iss) return; // LINUX_MIB_OUTOFWINDOWICMPS
+    const abort =
+      info.type === ICMP_PARAM_PROBLEM ||
+      info.type === ICMP_TIME_EXCEEDED ||
+      (info.type === ICMP_DEST_UNREACH && (info.code === ICMP_UNREACH_NET || info.code === ICMP_UNREACH_HOST));
+    if (!abort) return;
+    this.dropRequest(r);
+    this.net.tcp.TcpExtListenDrops++;
   }
 
   /** The socket table, like `ss -tanoi`. */

@@ -1,8 +1,11 @@
 // TCP timers on the virtual clock, observed as segments on the wire: the
 // retransmission timer with exponential back-off (RFC 6298 §5.5) for a SYN
-// and for data, giving up with ETIMEDOUT; TIME-WAIT (2 MSL) and the
-// FIN-WAIT-2 timeout of an orphan; zero-window probes (RFC 9293 §3.8.6.1);
-// keepalive (RFC 1122 §4.2.3.6); delayed ACKs (RFC 1122 §4.2.3.2).
+// and for data, giving up with ETIMEDOUT; the RTT estimate it rests on (RFC
+// 6298 §2, Karn's rule §3); TIME-WAIT (2 MSL) and the FIN-WAIT-2 timeout of
+// an orphan; zero-window probes (RFC 9293 §3.8.6.1), given up only when
+// nobody answers them (Linux tcp_probe_timer); keepalive (RFC 1122
+// §4.2.3.6) in every state Linux runs it, never with data outstanding;
+// delayed ACKs (RFC 1122 §4.2.3.2).
 import { describe, expect, it } from 'vitest';
 import type { TcpSocket } from '../../src/socket/tcpSocket.js';
 import type { TcpEndpoint } from '../../src/tcp/endpoint.js';
@@ -10,7 +13,7 @@ import { TCP_RTO_MAX } from '../../src/tcp/rtt.js';
 import { TcpState } from '../../src/tcp/state.js';
 import { TCP_ACK, TCP_FIN, TCP_RST } from '../../src/wire/tcp.js';
 import { expectNoLeaks, makePair, runUntil, type Pair } from '../helpers/pair.js';
-import { errorCodes, isFin, isPureAck, isSyn, pattern, serve, sha256, tcpBlackhole, tcpFrameToA, tcpSniff, type Seg } from '../helpers/tcp.js';
+import { errorCodes, isFin, isPureAck, isSyn, pattern, RawPeer, serve, sha256, tcpBlackhole, tcpFrameToA, tcpSniff, type Seg } from '../helpers/tcp.js';
 
 /** The virtual time at which an endpoint gives up (its fail() call). */
 function failTime(ep: TcpEndpoint, p: Pair): { t: number } {
@@ -94,6 +97,81 @@ describe('retransmission timeout', () => {
     await runUntil(p.rt, () => Buffer.concat(got).length === 20_000, 10_000, 10);
     expect(sha256(Buffer.concat(got))).toBe(sha256(pattern(20_000)));
     expect(c.ep!.backoff).toBe(0);
+  });
+});
+
+describe('RTT estimation (RFC 6298)', () => {
+  for (const d of [10, 60, 150]) {
+    it(`after a transfer over a link with ${d} ms each way, SRTT is the round trip (${2 * d} ms) and RTTVAR small`, async () => {
+      const p = makePair({ faults: { delayMs: d } });
+      const { c, s } = await connected(p);
+      s.resume();
+      const ep = c.ep!;
+      expect(ep.tsOk).toBe(true); // every ACK of new data is a sample (RFC 7323 §4.1)
+      c.write(pattern(1_000_000));
+      await runUntil(p.rt, () => ep.sendBuf.length === 0, 600_000, 5);
+      expect(ep.rtt.samples).toBeGreaterThan(100);
+      // The link adds 2d and nothing else takes time (no serialization delay; the
+      // receiver ACKs every second segment at once, and the short last one too), so
+      // every sample is 2d: SRTT converges on it, RTTVAR decays from d towards 0
+      // (RFC 6298 §2.3), and the RTO is SRTT + max(G, 4·RTTVAR), at least 200 ms.
+      expect(ep.rtt.latest).toBe(2 * d);
+      expect(ep.rtt.srtt).toBeGreaterThan(2 * d - 0.01);
+      expect(ep.rtt.srtt).toBeLessThan(2 * d + 1);
+      expect(ep.rtt.rttvar).toBeLessThan(0.25);
+      expect(ep.rtt.rto).toBeGreaterThanOrEqual(Math.max(200, 2 * d + 1) - 0.01);
+      expect(ep.rtt.rto).toBeLessThanOrEqual(Math.max(200, 2 * d + 2));
+    });
+  }
+
+  /** B serving RawPeer without timestamps (so it times one segment at a time); B's first data segment. */
+  async function timedSender(): Promise<{ p: Pair; peer: RawPeer; ep: TcpEndpoint; s: TcpSocket; data: () => Seg[] }> {
+    const p = makePair();
+    const socks = serve(p, 80);
+    const peer = new RawPeer(p);
+    const ep = peer.connect(80, { mss: 1000 });
+    await runUntil(p.rt, () => socks.length === 1, 100);
+    expect(ep.tsOk).toBe(false);
+    expect(ep.rtt.samples).toBe(0); // the passive side takes none from the handshake
+    const from = peer.seen.length;
+    return { p, peer, ep, s: socks[0]!, data: () => peer.since(from).filter((x) => x.data.length > 0) };
+  }
+
+  it("Karn's algorithm: the ACK of a segment retransmitted by the RTO gives no sample; the next segment sent once does", async () => {
+    const { p, peer, ep, s, data } = await timedSender();
+    s.write(pattern(100));
+    await runUntil(p.rt, () => data().length === 2, 5000);
+    const [first, again] = data();
+    expect(again!.seq).toBe(first!.seq);
+    expect(again!.t - first!.t).toBe(1000); // the initial RTO (RFC 6298 §2.1)
+    // The ACK comes 50 ms after the retransmission: it may answer either copy.
+    p.rt.advance(50);
+    peer.send(80, { flags: TCP_ACK, ack: (first!.seq + 100) >>> 0 });
+    expect(ep.flight).toBe(0);
+    expect(ep.rtt.samples).toBe(0);
+    expect(ep.rtt.srtt).toBe(0);
+    // A segment that is not retransmitted is timed: a sample of exactly 30 ms.
+    s.write(pattern(100, 1));
+    await runUntil(p.rt, () => data().length === 3, 100);
+    p.rt.advance(30);
+    peer.send(80, { flags: TCP_ACK, ack: (first!.seq + 200) >>> 0 });
+    expect(ep.rtt.samples).toBe(1);
+    expect(ep.rtt.srtt).toBe(30);
+  });
+
+  it("Karn's algorithm: a fast retransmission of the timed segment cancels its measurement", async () => {
+    const { p, peer, ep, s, data } = await timedSender();
+    s.write(pattern(10_000, 2));
+    await runUntil(p.rt, () => data().length === 10, 100);
+    const una = ep.sndUna;
+    p.rt.advance(20);
+    for (let i = 0; i < 3; i++) peer.send(80, { flags: TCP_ACK }); // segment 0, the timed one, lost
+    expect(ep.inRecovery).toBe(true);
+    expect(data().filter((x) => x.seq === una)).toHaveLength(2);
+    p.rt.advance(20);
+    peer.send(80, { flags: TCP_ACK, ack: ep.sndMax });
+    expect(ep.inRecovery).toBe(false);
+    expect(ep.rtt.samples).toBe(0);
   });
 });
 
@@ -260,6 +338,68 @@ describe('zero-window probes (persist timer)', () => {
   });
 });
 
+describe('zero-window probes: giving up (Linux tcp_probe_timer)', () => {
+  const isZwp = (x: Seg, una: number) => isPureAck(x) && x.seq === ((una - 1) >>> 0);
+
+  /** A's client facing B's closed 4 KB window, nothing in flight, no probe sent yet. */
+  async function zeroWindow(p: Pair): Promise<{ c: TcpSocket; ce: Array<string | undefined>; ep: TcpEndpoint }> {
+    const { c, ce } = await connected(p, { rcvBuf: 4096 });
+    const ep = c.ep!;
+    c.write(pattern(100_000, 9));
+    await runUntil(p.rt, () => ep.sndWnd === 0 && ep.flight === 0, 1000);
+    expect(p.a.net.tcp.TcpExtTCPWinProbe).toBe(0);
+    return { c, ce, ep };
+  }
+
+  it('a peer that answers no probe is given up after tcp_retries2 = 15 of them with ETIMEDOUT, no RST', async () => {
+    const p = makePair();
+    const { ce, ep } = await zeroWindow(p);
+    const sniffA = tcpSniff(p.a);
+    tcpBlackhole(p, 1); // B (and its window updates, and its answers) are never heard again
+    const failed = failTime(ep, p);
+    await runUntil(p.rt, () => ce.length > 0, 4_000_000, 1000);
+    const probes = sniffA.filter((x) => isZwp(x, ep.sndUna));
+    expect(probes).toHaveLength(15);
+    expect(sniffA).toHaveLength(15); // nothing else: no data, no RST (Linux tcp_write_err)
+    // The probes back off as ever (max(RTO, 200 ms) · 2^n, at most TCP_RTO_MAX); the 16th
+    // expiry, instead of probing, gives up.
+    const g = gaps(probes.map((x) => x.t));
+    for (let i = 1; i < g.length; i++) expect(g[i]).toBe(Math.min(TCP_RTO_MAX, 2 * g[i - 1]!));
+    expect(failed.t - probes[14]!.t).toBe(TCP_RTO_MAX);
+    expect(ce).toEqual(['ETIMEDOUT']);
+    expect(p.a.net.tcp.TcpExtTCPAbortOnTimeout).toBe(1);
+    expect(p.a.net.tcp.TcpExtTCPWinProbe).toBe(15);
+    expect(p.a.tcp.endpoints.size).toBe(0);
+  });
+
+  it('an orphan (closed by the application) is given up after 8 unanswered probes (tcp_orphan_retries)', async () => {
+    const p = makePair();
+    const { c, ep } = await zeroWindow(p);
+    tcpBlackhole(p, 1);
+    c.destroy(); // close(): a FIN is queued behind the data the window holds back
+    await runUntil(p.rt, () => c.destroyed, 10);
+    expect(ep.orphan).toBe(true);
+    await runUntil(p.rt, () => ep.state === TcpState.Close, 4_000_000, 1000);
+    expect(ep.state).toBe(TcpState.Close);
+    expect(p.a.net.tcp.TcpExtTCPWinProbe).toBe(8);
+    expect(p.a.net.tcp.TcpExtTCPAbortOnTimeout).toBe(1);
+  });
+
+  it('a peer that answers every probe with a zero window keeps the connection open indefinitely (RFC 1122 §4.2.2.17)', async () => {
+    const p = makePair();
+    const { ce, ep } = await zeroWindow(p);
+    const sniffA = tcpSniff(p.a);
+    await runUntil(p.rt, () => false, 3_600_000, 1000); // an hour
+    const probes = sniffA.filter((x) => isZwp(x, ep.sndUna));
+    expect(probes.length).toBeGreaterThan(30); // twice tcp_retries2 and more
+    expect(gaps(probes.map((x) => x.t)).slice(-5)).toEqual(Array(5).fill(TCP_RTO_MAX));
+    expect(ep.state).toBe(TcpState.Established);
+    expect(ep.probesOut).toBe(0); // each answer clears the count
+    expect(ce).toEqual([]);
+    expect(p.a.net.tcp.TcpExtTCPAbortOnTimeout).toBe(0);
+  });
+});
+
 describe('keepalive', () => {
   const isProbe = (x: Seg, una: number) => isPureAck(x) && x.seq === ((una - 1) >>> 0);
 
@@ -314,6 +454,84 @@ describe('keepalive', () => {
     expect(sniffA.filter((x) => isProbe(x, c.ep!.sndUna))).toHaveLength(0);
     await runUntil(p.rt, () => false, 1100, 100);
     expect(sniffA.filter((x) => isProbe(x, c.ep!.sndUna))).toHaveLength(1);
+  });
+});
+
+describe('keepalive: states and outstanding data (Linux tcp_keepalive_timer)', () => {
+  const isProbe = (x: Seg, una: number) => isPureAck(x) && x.seq === ((una - 1) >>> 0);
+
+  it('in CLOSE-WAIT: turned on after the peer closed, it probes, and a silent peer is given up', async () => {
+    const p = makePair();
+    const { c, s, ce } = await connected(p);
+    c.resume();
+    const ep = c.ep!;
+    s.end(); // B half-closes: A is in CLOSE-WAIT, B in FIN-WAIT-2
+    await runUntil(p.rt, () => ep.state === TcpState.CloseWait, 100);
+    const sniffA = tcpSniff(p.a);
+    const t0 = ep.lastRecv;
+    c.setKeepAlive(true, 1000);
+    await runUntil(p.rt, () => sniffA.some((x) => isProbe(x, ep.sndUna)), 5000, 100);
+    expect(sniffA.filter((x) => isProbe(x, ep.sndUna)).map((x) => x.t - t0)).toEqual([1000]);
+    expect(ep.lastRecv).toBeGreaterThan(t0); // B answered (an ACK for an old sequence number)
+    tcpBlackhole(p, 0);
+    await runUntil(p.rt, () => ce.length > 0, 1_000_000, 1000);
+    expect(ce).toEqual(['ETIMEDOUT']);
+    expect(sniffA.filter((x) => isProbe(x, ep.sndUna))).toHaveLength(1 + 9);
+  });
+
+  it('in FIN-WAIT-2 (the socket still open): probes, and a silent peer is given up', async () => {
+    const p = makePair();
+    const { c, ce } = await connected(p);
+    const ep = c.ep!;
+    c.end(); // B never closes its half
+    await runUntil(p.rt, () => ep.state === TcpState.FinWait2, 100);
+    const sniffA = tcpSniff(p.a);
+    c.setKeepAlive(true, 1000);
+    tcpBlackhole(p, 0);
+    const t0 = ep.lastRecv;
+    await runUntil(p.rt, () => ce.length > 0, 1_000_000, 1000);
+    const probes = sniffA.filter((x) => isProbe(x, ep.sndUna));
+    expect(probes.map((x) => x.t - t0)).toEqual(Array.from({ length: 9 }, (_, i) => 1000 + 75_000 * i));
+    expect(ce).toEqual(['ETIMEDOUT']);
+  });
+
+  it('no probe while data is in flight: the retransmission timer watches the peer then', async () => {
+    const p = makePair();
+    const { c, s } = await connected(p);
+    const ep = c.ep!;
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    c.setKeepAlive(true, 1000);
+    const sniffA = tcpSniff(p.a);
+    const hole = tcpBlackhole(p, 0);
+    c.write(pattern(5000, 3));
+    await runUntil(p.rt, () => false, 30_000, 100);
+    expect(ep.flight).toBeGreaterThan(0);
+    expect(ep.backoff).toBeGreaterThan(3);
+    expect(p.a.net.tcp.TcpExtTCPKeepAlive).toBe(0);
+    expect(sniffA.filter((x) => isProbe(x, ep.sndUna))).toHaveLength(0);
+    // The path heals, the data is acknowledged, and keepalive takes over again one idle time later.
+    hole.on = false;
+    await runUntil(p.rt, () => ep.flight === 0 && ep.sendBuf.length === 0, 200_000, 100);
+    const quiet = ep.lastRecv;
+    await runUntil(p.rt, () => p.a.net.tcp.TcpExtTCPKeepAlive > 0, 10_000, 100);
+    const probe = sniffA.filter((x) => isProbe(x, ep.sndUna))[0]!;
+    expect(probe.t - quiet).toBeGreaterThanOrEqual(1000);
+    expect(probe.t - quiet).toBeLessThan(2100);
+    expect(Buffer.concat(got).length).toBe(5000);
+  });
+
+  it('no probe while data waits for a zero window: the persist timer probes instead', async () => {
+    const p = makePair();
+    const { c, ce } = await connected(p, { rcvBuf: 4096 });
+    const ep = c.ep!;
+    c.setKeepAlive(true, 1000);
+    c.write(pattern(50_000, 4));
+    await runUntil(p.rt, () => false, 120_000, 100);
+    expect(ep.sndWnd).toBe(0);
+    expect(p.a.net.tcp.TcpExtTCPWinProbe).toBeGreaterThan(5);
+    expect(p.a.net.tcp.TcpExtTCPKeepAlive).toBe(0);
+    expect(ce).toEqual([]);
   });
 });
 

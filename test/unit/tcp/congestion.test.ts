@@ -1,12 +1,15 @@
 // Congestion control in isolation: Reno (RFC 5681, byte counting per RFC
-// 3465) and CUBIC (RFC 9438), driven ACK by ACK on a simulated clock.
+// 3465) and CUBIC (RFC 9438), driven ACK by ACK on a simulated clock; no
+// growth for an application-limited flow (Linux tcp_is_cwnd_limited), and
+// CUBIC's epoch shifted over idle time (RFC 9438 §5.8, CA_EVENT_TX_START).
 import { describe, expect, it } from 'vitest';
-import { createCongestionOps, Cubic, Reno, type CcState, type CongestionOps } from '../../../src/tcp/congestion.js';
+import { createCongestionOps, Cubic, CwndUse, Reno, restartCwnd, type CcState, type CongestionOps } from '../../../src/tcp/congestion.js';
 
 const MSS = 1000;
 
-function state(cwndSeg: number, ssthreshSeg = Infinity): CcState {
-  return { cwnd: cwndSeg * MSS, ssthresh: ssthreshSeg === Infinity ? 0x7fffffff : ssthreshSeg * MSS, mss: MSS };
+/** A connection's congestion state; cwnd-limited unless `limited` says otherwise. */
+function state(cwndSeg: number, ssthreshSeg = Infinity, limited = () => true): CcState {
+  return { cwnd: cwndSeg * MSS, ssthresh: ssthreshSeg === Infinity ? 0x7fffffff : ssthreshSeg * MSS, mss: MSS, isCwndLimited: limited };
 }
 
 /** One RTT of ACKs, one per segment of the window; returns the new time. */
@@ -172,5 +175,88 @@ describe('CUBIC (RFC 9438)', () => {
     const s = state(10);
     oneRtt(cc, s, 0, 100);
     expect(s.cwnd).toBe(20 * MSS);
+  });
+});
+
+describe('application-limited flows (Linux tcp_is_cwnd_limited, RFC 9438 §5.8)', () => {
+  for (const name of ['reno', 'cubic'] as const) {
+    it(`${name}: no growth on ACKs while the sender was not cwnd-limited, in slow start or congestion avoidance`, () => {
+      const cc = createCongestionOps(name);
+      const ss = state(10, Infinity, () => false);
+      for (let i = 0; i < 100; i++) cc.congAvoid(ss, MSS, i * 10, 10);
+      expect(ss.cwnd).toBe(10 * MSS);
+      const ca = state(20, 10, () => false);
+      for (let i = 0; i < 1000; i++) cc.congAvoid(ca, MSS, i * 10, 10);
+      expect(ca.cwnd).toBe(20 * MSS);
+      // The same ACKs from a cwnd-limited sender do grow it.
+      ca.isCwndLimited = () => true;
+      for (let i = 0; i < 1000; i++) cc.congAvoid(ca, MSS, 10_000 + i * 10, 10);
+      expect(ca.cwnd).toBeGreaterThan(20 * MSS);
+    });
+  }
+});
+
+describe('CUBIC after idle (RFC 9438 §5.8, Linux cubictcp_cwnd_event CA_EVENT_TX_START)', () => {
+  /** CUBIC after a loss at 100 segments, 2 s into its epoch; then `idle` ms without sending, then one RTT of ACKs. */
+  function resume(idle: number): { cc: Cubic; grew: number; epochBefore: number } {
+    const cc = new Cubic();
+    const s = state(100);
+    s.ssthresh = cc.ssthresh(s);
+    s.cwnd = s.ssthresh;
+    let now = 0;
+    for (let i = 0; i < 20; i++) now = oneRtt(cc, s, now, 100);
+    const epochBefore = cc.epoch;
+    const before = s.cwnd;
+    cc.onTxStart(s, idle, now + idle);
+    oneRtt(cc, s, now + idle, 100);
+    return { cc, grew: (s.cwnd - before) / MSS, epochBefore };
+  }
+
+  it('the epoch moves by the idle time, so the curve continues where the flow paused', () => {
+    const paused = resume(30_000);
+    expect(paused.cc.epoch).toBe(paused.epochBefore + 30_000);
+    const steady = resume(0);
+    // 30 s further along W_cubic the target is far above W_max and cwnd would jump by the
+    // 1.5× cap in one RTT; with the shift it grows as it would have without the pause.
+    expect(paused.grew).toBe(steady.grew);
+    expect(paused.grew).toBeLessThan(5);
+  });
+
+  it('the epoch never starts in the future, and no epoch (slow start, after a loss) stays none', () => {
+    const cc = new Cubic();
+    const s = state(100);
+    s.ssthresh = cc.ssthresh(s);
+    s.cwnd = s.ssthresh;
+    cc.onTxStart(s, 5000, 5000);
+    expect(cc.epoch).toBe(-1);
+    cc.congAvoid(s, MSS, 6000, 100); // the epoch starts at 6000
+    cc.onTxStart(s, 10_000, 7000);
+    expect(cc.epoch).toBe(7000);
+  });
+});
+
+describe('restart window (Linux tcp_cwnd_restart, RFC 5681 §4.1)', () => {
+  it('halves cwnd for every RTO of idleness beyond the first, down to min(IW, cwnd)', () => {
+    const iw = 10 * MSS;
+    expect(restartCwnd(80 * MSS, iw, 250, 200)).toBe(40 * MSS); // (RTO, 2 RTO]: once
+    expect(restartCwnd(80 * MSS, iw, 400, 200)).toBe(40 * MSS);
+    expect(restartCwnd(80 * MSS, iw, 401, 200)).toBe(20 * MSS); // twice
+    expect(restartCwnd(80 * MSS, iw, 60_000, 200)).toBe(iw);
+    expect(restartCwnd(4 * MSS, iw, 60_000, 200)).toBe(4 * MSS); // already below IW: kept
+  });
+});
+
+describe('cwnd use (Linux tcp_cwnd_validate)', () => {
+  it('a window in which cwnd held a send back counts as cwnd-limited until SND.UNA passes its end', () => {
+    const u = new CwndUse();
+    u.validate(true, 1000, 11_000);
+    expect(u.isCwndLimited(10 * MSS, 20 * MSS)).toBe(true);
+    u.validate(false, 5000, 12_000); // still inside that window: the flag stays
+    expect(u.isCwndLimited(10 * MSS, 5 * MSS)).toBe(true);
+    u.validate(false, 11_000, 12_000); // a new window, application-limited
+    expect(u.isCwndLimited(10 * MSS, 5 * MSS)).toBe(false);
+    // In slow start cwnd may still grow to twice the most that was in flight.
+    expect(u.isCwndLimited(1 * MSS, 20 * MSS)).toBe(true);
+    expect(u.isCwndLimited(2 * MSS, 20 * MSS)).toBe(false);
   });
 });
