@@ -32,6 +32,8 @@ export interface UpConfig {
   backlog: number;
   pcap: string | null;
   pcapFormat: 'pcap' | 'pcapng';
+  /** Timestamp resolution of the capture: microseconds or nanoseconds (the default). */
+  pcapTsres: 'us' | 'ns';
   faults: FaultConfig;
   quiet: boolean;
   control: boolean;
@@ -109,6 +111,9 @@ Capture:
   --pcap FILE         write every frame of the TAP, both directions, to FILE
   --pcap-format F     pcap or pcapng (default: pcap; pcapng records direction
                       and drop reasons as packet comments)
+  --pcap-tsres R      timestamp resolution: us or ns (default: ns). pcap says
+                      which by its magic number (us: a1b2c3d4, the classic one
+                      every reader knows; ns: a1b23c4d), pcapng by if_tsresol
 
 Fault injection on the TAP, both directions (this kernel has no netem):
   --loss P            drop probability 0..1
@@ -167,6 +172,7 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
         backlog: { type: 'string' },
         pcap: { type: 'string' },
         'pcap-format': { type: 'string' },
+        'pcap-tsres': { type: 'string' },
         loss: { type: 'string' },
         duplicate: { type: 'string' },
         reorder: { type: 'string' },
@@ -234,6 +240,8 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
 
   const fmt = v['pcap-format'] ?? 'pcap';
   if (fmt !== 'pcap' && fmt !== 'pcapng') throw new UsageError(`--pcap-format must be pcap or pcapng, got '${fmt}'`);
+  const tsres = v['pcap-tsres'] ?? 'ns';
+  if (tsres !== 'us' && tsres !== 'ns') throw new UsageError(`--pcap-tsres must be us or ns, got '${tsres}'`);
 
   const faults: FaultConfig = {
     loss: num('loss', v.loss),
@@ -258,7 +266,12 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
   const taken = new Map<number, string>();
   for (const [name, port] of Object.entries(tcpServices)) {
     if (port === null) continue;
-    if (taken.has(port)) throw new UsageError(`--${name}-port ${port} is also the port of ${taken.get(port)}`);
+    const other = taken.get(port);
+    if (other !== undefined) {
+      // Name the flag the user gave (one of the two may be a default).
+      const given = (n: string): string => (v[`${n}-port` as 'http-port'] !== undefined ? `--${n}-port ${port}` : `${n}'s default port ${port}`);
+      throw new UsageError(`the TCP services ${other} and ${name} cannot both listen on port ${port} (${given(other)}, ${given(name)}): give one another port, or turn it off with --no-${other} or --no-${name}`);
+    }
     taken.set(port, name);
   }
   const congestion = v.congestion ?? 'cubic';
@@ -299,6 +312,7 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
     backlog: int('backlog', v.backlog, 1000, 1, 1_000_000),
     pcap: v.pcap ?? null,
     pcapFormat: fmt,
+    pcapTsres: tsres,
     faults,
     quiet: !!v.quiet,
     control: !v['no-control'],

@@ -3,7 +3,8 @@
 // SIGTERM that prints the counters and leaves nothing behind.
 
 import { randomBytes } from 'node:crypto';
-import { createCaptureWriter, type CaptureWriter } from '../capture/writer.js';
+import { readFileSync } from 'node:fs';
+import { createCaptureWriter, type CaptureWriter, type CaptureWriterOptions } from '../capture/writer.js';
 import type { NetDevice } from '../nic/device.js';
 import { tapDriver } from '../nic/tapNic.js';
 import { Stack } from '../stack.js';
@@ -26,6 +27,61 @@ function randomMac(): number {
   return parseMac([...b].map((x) => x.toString(16).padStart(2, '0')).join(':'))!;
 }
 
+/** The capture writer's options for `--pcap`: format, timestamp resolution, interface name. */
+export function captureWriterOptions(cfg: Pick<UpConfig, 'pcapFormat' | 'pcapTsres' | 'tap'>): CaptureWriterOptions {
+  return { format: cfg.pcapFormat, resolution: cfg.pcapTsres, ifName: cfg.tap };
+}
+
+/** Capability numbers (linux/capability.h). */
+export const CAP_NET_ADMIN = 12;
+export const CAP_SYS_ADMIN = 21;
+
+/**
+ * The effective capability set, from the CapEff line of /proc/self/status
+ * (or of `status`, when given), or null if there is none to read.
+ */
+export function effectiveCapabilities(status?: string): bigint | null {
+  let text = status;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return null;
+    }
+  }
+  const m = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(text);
+  return m ? BigInt(`0x${m[1]}`) : null;
+}
+
+/**
+ * The capabilities `ustack up` needs and `capEff` lacks, each with what it is
+ * for: CAP_NET_ADMIN to create the TAP device (TUNSETIFF) and configure it,
+ * and — unless --no-netns — CAP_SYS_ADMIN to create the namespace and enter
+ * it (setns) to open the TAP there. What a uid is does not matter (root
+ * without them fails; a user granted them would pass).
+ */
+export function missingCapabilities(cfg: Pick<UpConfig, 'netns'>, capEff: bigint): string[] {
+  const need: Array<[number, string]> = [[CAP_NET_ADMIN, 'CAP_NET_ADMIN (to create and configure the TAP device)']];
+  if (cfg.netns !== null) need.push([CAP_SYS_ADMIN, `CAP_SYS_ADMIN (to create and enter the network namespace '${cfg.netns}')`]);
+  return need.filter(([bit]) => ((capEff >> BigInt(bit)) & 1n) === 0n).map(([, what]) => what);
+}
+
+/** Throws EPERM, naming each missing capability, before anything is created. */
+function checkCapabilities(cfg: UpConfig): void {
+  const eff = effectiveCapabilities();
+  if (eff === null) {
+    // No /proc to ask: fall back on the uid.
+    if (process.getuid && process.getuid() !== 0) {
+      throw Object.assign(new Error('ustack up needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN; no /proc/self/status to check them in): run it with sudo'), { code: 'EPERM' });
+    }
+    return;
+  }
+  const missing = missingCapabilities(cfg, eff);
+  if (missing.length === 0) return;
+  const list = missing.length === 1 ? missing[0]! : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)!}`;
+  throw Object.assign(new Error(`ustack up lacks the capabilit${missing.length === 1 ? 'y' : 'ies'} ${list}: run it with sudo`), { code: 'EPERM' });
+}
+
 export interface RunningStack {
   stack: Stack;
   dev: NetDevice;
@@ -34,9 +90,7 @@ export interface RunningStack {
 }
 
 export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<RunningStack> {
-  if (process.getuid && process.getuid() !== 0) {
-    throw Object.assign(new Error('ustack up needs root (CAP_NET_ADMIN) to create a TAP device and a network namespace: run it with sudo'), { code: 'EPERM' });
-  }
+  checkCapabilities(cfg);
   const cleanups: Array<() => void | Promise<void>> = [];
   const undo = async () => {
     for (const c of cleanups.reverse()) {
@@ -70,7 +124,7 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
     let capture: CaptureWriter | null = null;
     let captureTap: CaptureTap | null = null;
     if (cfg.pcap) {
-      capture = createCaptureWriter(cfg.pcap, { format: cfg.pcapFormat, ifName: cfg.tap });
+      capture = createCaptureWriter(cfg.pcap, captureWriterOptions(cfg));
       const cap = capture;
       cleanups.push(() => cap.close());
       // The packet tap sees frames before anything can drop them (AF_PACKET).

@@ -23,10 +23,28 @@ export interface ListenOptions {
   backlog?: number;
 }
 
+/**
+ * The listen error as Node reports it (uvExceptionWithHostPort):
+ * `listen EADDRINUSE: address already in use 0.0.0.0:80`, with code,
+ * syscall, address and port (no numeric errno).
+ */
+function listenError(e: NodeJS.ErrnoException, address: string, port: number): Error {
+  if (!e.code) return e;
+  // No free ephemeral port for listen(0): Linux's bind(0) fails with
+  // EADDRINUSE (EADDRNOTAVAIL is what connect's autobind says).
+  const code = e.code === 'EADDRNOTAVAIL' && port === 0 ? 'EADDRINUSE' : e.code;
+  const what = code === 'EADDRINUSE' ? 'address already in use' : '';
+  const err = new Error(`listen ${code}: ${what ? `${what} ` : ''}${address}:${port}`, { cause: e }) as NodeJS.ErrnoException & { address: string; port: number };
+  err.code = code;
+  err.syscall = 'listen';
+  err.address = address;
+  err.port = port;
+  return err;
+}
+
 export class TcpServer extends EventEmitter {
   private listener: Listener | null = null;
   private readonly sockets = new Set<TcpSocket>();
-  private closing = false;
   private acceptPending = false;
 
   constructor(
@@ -44,6 +62,8 @@ export class TcpServer extends EventEmitter {
   }
 
   listen(portOrOpts?: number | ListenOptions, ...rest: Array<string | number | (() => void) | undefined>): this {
+    // Node checks this first: a second listen() throws before anything else.
+    if (this.listener) throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
     const o: ListenOptions = typeof portOrOpts === 'object' ? { ...portOrOpts } : { port: portOrOpts };
     let cb: (() => void) | undefined;
     for (const a of rest) {
@@ -51,19 +71,21 @@ export class TcpServer extends EventEmitter {
       else if (typeof a === 'string') o.host = a;
       else if (typeof a === 'number') o.backlog = a;
     }
-    if (cb) this.once('listening', cb);
     const port = o.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw Object.assign(new RangeError(`options.port should be >= 0 and < 65536. Received ${port}.`), { code: 'ERR_SOCKET_BAD_PORT' });
     }
-    if (this.listener) throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
     const laddr = o.host && o.host !== '0.0.0.0' ? parseIpv4(o.host) : 0;
     if (laddr === null) throw Object.assign(new Error(`invalid host '${o.host}'`), { code: 'EINVAL' });
+    // Registered once the arguments are known good: a call that throws leaves nothing behind.
+    if (cb) this.once('listening', cb);
     try {
       const p = port === 0 ? this.proto.ephemeralPort(laddr, 0, 0) : port;
-      this.listener = this.proto.listen(laddr, p, o.backlog ?? 511, tuningOptions(this.socketOptions));
+      // Node: a backlog of 0 (or none) is 511.
+      this.listener = this.proto.listen(laddr, p, o.backlog || 511, tuningOptions(this.socketOptions));
     } catch (e) {
-      this.rt.defer(() => this.emit('error', e));
+      const err = listenError(e as NodeJS.ErrnoException, ipv4ToString(laddr), port);
+      this.rt.defer(() => this.emit('error', err));
       return this;
     }
     this.listener.onAcceptable = () => {
@@ -86,7 +108,7 @@ export class TcpServer extends EventEmitter {
       this.sockets.add(s);
       s.once('close', () => {
         this.sockets.delete(s);
-        this.maybeClosed();
+        this.emitCloseIfDrained();
       });
       this.emit('connection', s);
     }
@@ -103,26 +125,30 @@ export class TcpServer extends EventEmitter {
     return this;
   }
 
-  /** Stops accepting; 'close' once every connection has ended (Node semantics). */
+  /**
+   * Node's close(): stops listening at once; 'close' once no accepted socket
+   * is left, and `cb` with it — given ERR_SERVER_NOT_RUNNING if the server
+   * was not listening ('close' is emitted all the same, as Node does).
+   */
   close(cb?: (err?: Error) => void): this {
-    if (!this.listener) {
-      const err = Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
-      if (cb) this.rt.defer(() => cb(err));
-      return this;
+    if (cb) {
+      if (!this.listener) {
+        const err = Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
+        this.once('close', () => cb(err));
+      } else this.once('close', cb);
     }
-    if (cb) this.once('close', cb);
-    this.proto.closeListener(this.listener);
-    this.listener = null;
-    this.closing = true;
-    this.maybeClosed();
+    if (this.listener) {
+      this.proto.closeListener(this.listener);
+      this.listener = null;
+    }
+    this.emitCloseIfDrained();
     return this;
   }
 
-  private maybeClosed(): void {
-    if (this.closing && this.sockets.size === 0) {
-      this.closing = false;
-      this.rt.defer(() => this.emit('close'));
-    }
+  /** Node's _emitCloseIfDrained: 'close' on the next turn if not listening and no connection is left. */
+  private emitCloseIfDrained(): void {
+    if (this.listener || this.sockets.size > 0) return;
+    this.rt.defer(() => this.emit('close'));
   }
 
   ref(): this {

@@ -26,6 +26,29 @@ export function errnoError(code: string, syscall: string, extra = ''): NodeJS.Er
   return err;
 }
 
+/** Node's largest timer duration (TIMEOUT_MAX); longer ones are cut to it. */
+const TIMEOUT_MAX = 2 ** 31 - 1;
+
+/** How Node's ERR_INVALID_ARG_TYPE describes the value it got. */
+function received(v: unknown): string {
+  return v === null || v === undefined ? String(v) : `type ${typeof v} (${JSON.stringify(v) ?? String(v)})`;
+}
+
+/** Node's getTimerDuration('msecs'): a non-negative finite number, at most TIMEOUT_MAX; below 1 ms (but not 0) is 1 ms. */
+function timerDuration(ms: unknown): number {
+  if (typeof ms !== 'number') {
+    throw Object.assign(new TypeError(`The "msecs" argument must be of type number. Received ${received(ms)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+  }
+  if (ms < 0 || !Number.isFinite(ms)) {
+    throw Object.assign(new RangeError(`The value of "msecs" is out of range. It must be a non-negative finite number. Received ${ms}`), { code: 'ERR_OUT_OF_RANGE' });
+  }
+  if (ms > TIMEOUT_MAX) {
+    process.emitWarning(`${ms} does not fit into a 32-bit signed integer.\nTimer duration was truncated to ${TIMEOUT_MAX}.`, 'TimeoutOverflowWarning');
+    return TIMEOUT_MAX;
+  }
+  return ms > 0 && ms < 1 ? 1 : ms;
+}
+
 export interface TcpSocketOptions {
   allowHalfOpen?: boolean;
   noDelay?: boolean;
@@ -54,6 +77,8 @@ export class TcpSocket extends Duplex implements EndpointEvents {
   private written = 0;
   private pending: { chunk: Uint8Array; cb: (err?: Error | null) => void } | null = null;
   private idleMs = 0;
+  /** Node's socket.timeout: what setTimeout was last given; undefined until then. */
+  timeout: number | undefined = undefined;
   private readonly idleTimer: Timer;
   private lastActive = 0;
   readonly remoteFamily = 'IPv4';
@@ -138,18 +163,37 @@ export class TcpSocket extends Duplex implements EndpointEvents {
     return this;
   }
 
-  /** Emits 'timeout' after `ms` of inactivity (the socket stays open, as in Node). */
+  /**
+   * Node's setTimeout (lib/net.js setStreamTimeout): 'timeout' after `ms` of
+   * inactivity — no connect, data or FIN in, or write — once per idle period;
+   * the socket stays open. Each call restarts the idle timer with the new
+   * duration from now, whatever was pending; 0 disables it (and removes `cb`).
+   */
   setTimeout(ms: number, cb?: () => void): this {
-    this.idleMs = ms;
-    if (cb) {
-      if (ms === 0) this.removeListener('timeout', cb);
-      else this.once('timeout', cb);
+    if (this.destroyed) return this;
+    const d = timerDuration(ms);
+    if (cb !== undefined && typeof cb !== 'function') {
+      throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${received(cb)}`), { code: 'ERR_INVALID_ARG_TYPE' });
     }
-    this.touch();
-    if (ms === 0) this.rt.timers.cancel(this.idleTimer);
+    this.timeout = ms;
+    this.idleMs = d;
+    this.rt.timers.cancel(this.idleTimer);
+    if (d === 0) {
+      if (cb) this.removeListener('timeout', cb);
+      return this;
+    }
+    this.lastActive = this.rt.clock.now();
+    this.rt.timers.arm(this.idleTimer, this.lastActive + d);
+    if (cb) this.once('timeout', cb);
     return this;
   }
 
+  /**
+   * Activity (Node's _unrefTimer): the idle period starts again. The pending
+   * timer is left where it is — it can only be earlier than the new deadline,
+   * and onIdle moves it on — so busy sockets do not touch the timer wheel on
+   * every segment.
+   */
   private touch(): void {
     this.lastActive = this.rt.clock.now();
     if (this.idleMs > 0 && !this.idleTimer.pending) this.rt.timers.arm(this.idleTimer, this.lastActive + this.idleMs);
@@ -162,6 +206,7 @@ export class TcpSocket extends Duplex implements EndpointEvents {
       this.rt.timers.arm(this.idleTimer, due);
       return;
     }
+    // Not re-armed: the next activity starts the next idle period.
     this.emit('timeout');
   }
 
@@ -205,6 +250,7 @@ export class TcpSocket extends Duplex implements EndpointEvents {
   }
 
   onEnd(): void {
+    this.touch();
     this.push(null);
   }
 
@@ -249,6 +295,7 @@ export class TcpSocket extends Duplex implements EndpointEvents {
   // ---------------------------------------------------------- Duplex
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.touch(); // Node's _writeGeneric: a write is activity, even while connecting
     this.pending = { chunk, cb };
     if (!this.connecting) this.flushPending();
   }

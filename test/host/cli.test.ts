@@ -1,7 +1,9 @@
 // Host tests of the `ustack` command itself (bin/ustack.js → dist/cli): its
 // usage errors and help, its lifecycle on a real TAP (namespaces it creates or
 // borrows, a second instance, SIGINT/SIGTERM), RX ring overflow on the real
-// path, and refusing to run without root.
+// path, the service flags (--http-port … --no-chargen), the capture's
+// timestamp resolution (--pcap-tsres), and refusing to run without the
+// capabilities it needs (CAP_NET_ADMIN, CAP_SYS_ADMIN).
 //
 // Every test that sends packets or brings ustack up uses a network namespace
 // named ustack-test-<pid>-<tag>, unique to this file, and deletes it in a
@@ -10,7 +12,8 @@
 // the test then finds and fails on). Nothing asserts a time or a rate.
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BIN,
@@ -27,13 +30,17 @@ import {
   nsName,
   parsePing,
   run,
+  type RunResult,
   startUp,
   stopAll,
   ustack,
   ustackStats,
 } from './helpers.js';
+import { effectiveCapabilities, missingCapabilities } from '../../src/cli/up.js';
 
 const enabled = hostTestsEnabled({ file: 'test/host/cli.test.ts', tools: ['ping', 'setpriv'] });
+/** The service and capture tests also talk HTTP and read the capture back. */
+const withClients = enabled && hostTestsEnabled({ file: 'test/host/cli.test.ts (services, --pcap-tsres)', tools: ['curl', 'tshark', 'bash'] });
 const cliBuilt = existsSync(DIST_MAIN);
 if (!cliBuilt) console.warn(`\n!! test/host/cli.test.ts: the CLI is not built (${DIST_MAIN}); run \`npx tsc -p tsconfig.build.json\`. Its usage tests are SKIPPED.\n`);
 
@@ -80,6 +87,17 @@ describe.skipIf(!cliBuilt)('ustack: usage errors and help', () => {
     [['--listen-backlog', '0'], /--listen-backlog must be from 1 to 65535, got 0/],
     [['--no-netns'], /--netns and --no-netns cannot be used together/],
     [['extra'], /extra/],
+    [['--http-port', '0'], /--http-port must be from 1 to 65535, got 0/],
+    [['--echo-port', '70000'], /--echo-port must be from 1 to 65535, got 70000/],
+    [['--discard-port', 'nine'], /--discard-port expects a whole number, got 'nine'/],
+    [['--chargen-port', '65536'], /--chargen-port must be from 1 to 65535, got 65536/],
+    [['--http-port', '7'], /the TCP services http and echo cannot both listen on port 7 \(--http-port 7, echo's default port 7\)/],
+    [['--discard-port', '2000', '--chargen-port', '2000'], /the TCP services discard and chargen cannot both listen on port 2000 \(--discard-port 2000, --chargen-port 2000\)/],
+    [['--no-http', '--http-port', '8080'], /--http-port and --no-http cannot be used together/],
+    [['--no-echo', '--echo-port', '7'], /--echo-port and --no-echo cannot be used together/],
+    [['--no-discard', '--discard-port', '9'], /--discard-port and --no-discard cannot be used together/],
+    [['--no-chargen', '--chargen-port', '19'], /--chargen-port and --no-chargen cannot be used together/],
+    [['--pcap-tsres', 'ms'], /--pcap-tsres must be us or ns, got 'ms'/],
   ])('ustack up %j exits 2 naming the problem', async (bad, message) => {
     const name = ns(`u${seq++}`);
     const r = await ustack(['up', '--netns', name, ...bad]);
@@ -250,26 +268,240 @@ describe.skipIf(!enabled)('ustack up: namespaces, instances, signals', () => {
   });
 });
 
-// ---- not root ------------------------------------------------------------------------------------
+// ---- the service flags -----------------------------------------------------------------------
 
-describe.skipIf(!enabled)('ustack up without root', () => {
-  // nobody, with no capabilities at all (none inheritable, an empty bounding set).
+const STACK = '10.0.0.2';
+
+/** The local ports of the LISTEN rows of `ustack stats sockets`, ascending. */
+async function listeningPorts(name: string): Promise<number[]> {
+  const out = await ustackStats(name, 'sockets');
+  return out
+    .split('\n')
+    .filter((l) => /^\s*LISTEN\s/.test(l))
+    .map((l) => Number(/\s[\d.]+:(\d+)\s/.exec(l)![1]))
+    .sort((a, b) => a - b);
+}
+
+/** curl from inside the namespace: exit code, and the body followed by a last line with the status. */
+function curl(name: string, url: string): Promise<RunResult> {
+  return nsExec(name, 'curl', ['-sS', '--max-time', '20', '-w', '\n%{http_code}', url], 30_000);
+}
+
+/** A bash script in the namespace with fd 3 connected to STACK:port (/dev/tcp). */
+function overTcp(name: string, port: number, script: string): Promise<RunResult> {
+  return nsExec(name, 'bash', ['-c', `exec 3<>/dev/tcp/${STACK}/${port} || exit 111; ${script}`], 20_000);
+}
+
+/** What connecting to each port does: 'refused', or the script's outcome. */
+async function expectRefused(name: string, ports: number[]): Promise<void> {
+  for (const port of ports) {
+    const r = await overTcp(name, port, 'exit 0');
+    expect(r.code, `port ${port}: ${r.stderr}`).toBe(111);
+    expect(r.stderr).toMatch(/Connection refused/);
+  }
+}
+
+/** The first chargen line (RFC 864): 72 characters from ' ' on, CRLF. */
+const CHARGEN_LINE_0 = Array.from({ length: 72 }, (_, i) => String.fromCharCode(32 + i)).join('') + '\r\n';
+
+describe.skipIf(!withClients)('ustack up: the service flags', () => {
+  it('--http-port 8080 --no-echo: HTTP on 8080, nothing on 80 or 7, discard and chargen where they were', async () => {
+    const name = ns('svc-http');
+    const up = await startUp(['--netns', name, '--http-port', '8080', '--no-echo']);
+    expect(await listeningPorts(name)).toEqual([9, 19, 8080]);
+
+    const page = await curl(name, `http://${STACK}:8080/`);
+    expect(page.code, page.stderr).toBe(0);
+    expect(page.stdout.split('\n').at(-1)).toBe('200');
+    expect(page.stdout).toMatch(/LISTEN\s+\d+\s+\d+\s+0\.0\.0\.0:8080\s/); // GET / is the live report
+    const bytes = await nsExec(name, 'curl', ['-sS', '--max-time', '20', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `http://${STACK}:8080/bytes/100000`], 30_000);
+    expect(bytes.stdout).toBe('200 100000');
+
+    const port80 = await curl(name, `http://${STACK}/`);
+    expect(port80.code, port80.stdout + port80.stderr).toBe(7); // curl: failed to connect
+    expect(port80.stderr).toMatch(/Failed to connect to 10\.0\.0\.2 port 80/);
+    await expectRefused(name, [7]);
+
+    const exit = await up.stop('SIGTERM');
+    expect(exit, up.describe()).toEqual({ code: 0, signal: null });
+    expect(up.stderr).toBe('');
+  });
+
+  it('--no-http --echo-port 80 --discard-port 2009 --chargen-port 2019: each service on its new port, the defaults closed', async () => {
+    const name = ns('svc-moved');
+    const up = await startUp(['--netns', name, '--no-http', '--echo-port', '80', '--discard-port', '2009', '--chargen-port', '2019']);
+    expect(await listeningPorts(name)).toEqual([80, 2009, 2019]);
+
+    // Echo on 80 (freed by --no-http): the line comes back.
+    const echo = await overTcp(name, 80, `printf 'hello, ustack\\n' >&3 && head -n 1 <&3`);
+    expect(echo.code, echo.stderr).toBe(0);
+    expect(echo.stdout).toBe('hello, ustack\n');
+    // Chargen on 2019: its first line.
+    const chargen = await overTcp(name, 2019, 'head -c 74 <&3');
+    expect(chargen.code, chargen.stderr).toBe(0);
+    expect(chargen.stdout).toBe(CHARGEN_LINE_0);
+    // Discard on 2009 takes the bytes.
+    const discard = await overTcp(name, 2009, `printf 'into the void' >&3 && exec 3>&-`);
+    expect(discard.code, discard.stderr).toBe(0);
+
+    await expectRefused(name, [7, 9, 19]);
+    const exit = await up.stop('SIGTERM');
+    expect(exit, up.describe()).toEqual({ code: 0, signal: null });
+    expect(up.stderr).toBe('');
+  });
+
+  it('--no-http --no-echo --no-discard --no-chargen: no TCP listener at all, the stack still answers ping', async () => {
+    const name = ns('svc-none');
+    const up = await startUp(['--netns', name, '--no-http', '--no-echo', '--no-discard', '--no-chargen']);
+    expect(await listeningPorts(name)).toEqual([]);
+    const p = parsePing((await nsExec(name, 'ping', ['-c', '2', '-i', '0.2', '-w', '20', STACK])).stdout);
+    expect(p).toMatchObject({ transmitted: 2, received: 2 });
+    await expectRefused(name, [80, 7, 9, 19]);
+    const exit = await up.stop('SIGTERM');
+    expect(exit, up.describe()).toEqual({ code: 0, signal: null });
+  });
+});
+
+// ---- the capture's timestamp resolution ------------------------------------------------------
+
+describe.skipIf(!withClients)('ustack up --pcap-tsres', () => {
+  let dir = '';
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** tshark's output without the notice it prints when run as root. */
+  const tshark = async (args: string[]): Promise<RunResult> => {
+    const r = await run('tshark', args, { timeoutMs: 60_000 });
+    return { ...r, stderr: r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^Running as user/.test(l)).join('\n') };
+  };
+
+  it.each([
+    ['us', ['--pcap-tsres', 'us'], 0xa1b2c3d4],
+    ['ns', ['--pcap-tsres', 'ns'], 0xa1b23c4d],
+    ['ns (the default)', [], 0xa1b23c4d],
+  ])('%s: a ping from the namespace is captured under the right magic, and tshark reads the file cleanly', async (res, flags, magic) => {
+    dir ||= mkdtempSync(join(tmpdir(), 'ustack-cli-pcap-'));
+    const name = ns(`pcap-${res.slice(0, 2)}${flags.length}`);
+    const file = join(dir, `${name}.pcap`);
+    const up = await startUp(['--netns', name, '--pcap', file, ...flags]);
+    const p = parsePing((await nsExec(name, 'ping', ['-c', '3', '-i', '0.2', '-w', '20', STACK])).stdout);
+    expect(p).toMatchObject({ transmitted: 3, received: 3 });
+    const exit = await up.stop('SIGINT'); // closing flushes the capture
+    expect(exit, up.describe()).toEqual({ code: 0, signal: null });
+
+    // The file's own bytes: the magic (little-endian), and each record's fraction of a second in range.
+    const b = readFileSync(file);
+    expect(b.readUInt32LE(0).toString(16)).toBe(magic.toString(16));
+    const perSecond = res === 'us' ? 1e6 : 1e9;
+    let records = 0;
+    for (let pos = 24; pos < b.length; pos += 16 + b.readUInt32LE(pos + 8)) {
+      expect(b.readUInt32LE(pos + 4)).toBeLessThan(perSecond);
+      records++;
+    }
+    expect(records).toBeGreaterThanOrEqual(6);
+
+    // tshark reads it all, without complaint, and finds the 3 requests and 3 replies.
+    const all = await tshark(['-r', file]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr).toBe('');
+    expect(all.stdout.trim().split('\n')).toHaveLength(records);
+    const icmp = await tshark(['-r', file, '-Y', 'icmp', '-T', 'fields', '-e', 'icmp.type', '-e', 'frame.time_epoch']);
+    expect(icmp.code, icmp.stderr).toBe(0);
+    const rows = icmp.stdout.trim().split('\n').map((l) => l.split('\t'));
+    expect(rows.map((r) => r[0]).sort()).toEqual(['0', '0', '0', '8', '8', '8']);
+    if (res === 'us') {
+      // Microsecond timestamps: whatever digits tshark prints, nothing below the microsecond.
+      for (const [, epoch] of rows) expect(epoch!.split('.')[1]!.padEnd(9, '0').slice(6)).toBe('000');
+    }
+  });
+});
+
+// ---- without the capabilities it needs ---------------------------------------------------------
+
+/** The CapEff and Uid lines of /proc/self/status of `cat`, run under setpriv with `opts`. */
+async function privilegesUnder(opts: string[]): Promise<{ capEff: bigint; uid: number }> {
+  const r = await run('setpriv', [...opts, 'cat', '/proc/self/status'], { timeoutMs: 20_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return { capEff: BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(r.stdout)![1]}`), uid: Number(/^Uid:\s*(\d+)/m.exec(r.stdout)![1]) };
+}
+
+const CAP_NET_ADMIN = 12;
+const CAP_SYS_ADMIN = 21;
+const has = (caps: bigint, bit: number): boolean => ((caps >> BigInt(bit)) & 1n) === 1n;
+
+describe('the capability check (CapEff of /proc/self/status)', () => {
+  const status = (eff: string): string => `Name:\tnode\nUid:\t0\t0\t0\t0\nCapInh:\t0000000000000000\nCapPrm:\t${eff}\nCapEff:\t${eff}\nCapBnd:\t000001ffffffffff\n`;
+
+  it('reads CapEff as a bit set and names what is missing, the namespace capability only with a namespace', () => {
+    expect(effectiveCapabilities(status('000001fffeffffff'))).toBe(0x1fffeffffffn);
+    expect(effectiveCapabilities('Name:\tnode\n')).toBeNull();
+    const all = effectiveCapabilities(status('000001ffffffffff'))!;
+    const noSysAdmin = all & ~(1n << 21n);
+    const noNetAdmin = all & ~(1n << 12n);
+    expect(missingCapabilities({ netns: 'ns' }, all)).toEqual([]);
+    expect(missingCapabilities({ netns: 'ns' }, noSysAdmin)).toEqual(["CAP_SYS_ADMIN (to create and enter the network namespace 'ns')"]);
+    expect(missingCapabilities({ netns: null }, noSysAdmin)).toEqual([]);
+    expect(missingCapabilities({ netns: null }, noNetAdmin)).toEqual(['CAP_NET_ADMIN (to create and configure the TAP device)']);
+    expect(missingCapabilities({ netns: 'ns' }, 0n)).toHaveLength(2);
+    // Only bits 12 and 21 matter.
+    expect(missingCapabilities({ netns: 'ns' }, (1n << 12n) | (1n << 21n))).toEqual([]);
+  });
+});
+
+describe.skipIf(!enabled)('ustack up without the capabilities it needs', () => {
+  // nobody, with no capabilities at all (none inheritable or ambient, an empty bounding set).
   const asNobody = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
 
-  it.each([[['--netns', 'NS']], [['--no-netns', '--tap', 'ustacknobody0']]])(
-    'ustack up %j as nobody exits 1 saying it needs root, having created nothing',
-    async (args) => {
-      const name = ns('nobody');
-      const r = await run('setpriv', [...asNobody, process.execPath, BIN, 'up', ...args.map((a) => (a === 'NS' ? name : a))], { timeoutMs: 20_000 });
-      expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/^ustack: ustack up needs root \(CAP_NET_ADMIN\)/);
-      expect(r.stdout).not.toContain('ustack is up');
-      expect(netnsExists(name)).toBe(false);
-      expect(existsSync(sock(name))).toBe(false);
-      expect(existsSync(sock('ustacknobody0'))).toBe(false);
-      expect((await run('ip', ['link', 'show', 'dev', 'ustacknobody0'])).code).not.toBe(0);
-    },
-  );
+  /** Runs `ustack up ARGS` under setpriv `opts`; checks it failed with EPERM having created nothing. */
+  async function refused(opts: string[], args: string[], name: string): Promise<string> {
+    const r = await run('setpriv', [...opts, process.execPath, BIN, 'up', ...args], { timeoutMs: 20_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^ustack: ustack up lacks the capabilit(y|ies) .*: run it with sudo \(EPERM\)\n$/);
+    expect(r.stdout).not.toContain('ustack is up');
+    expect(netnsExists(name)).toBe(false);
+    expect(existsSync(sock(name))).toBe(false);
+    return r.stderr;
+  }
+
+  it('setpriv as nobody really leaves no effective capability', async () => {
+    const p = await privilegesUnder(asNobody);
+    expect(p.uid).not.toBe(0);
+    expect(p.capEff).toBe(0n);
+  });
+
+  it('as nobody, with a namespace: names both CAP_NET_ADMIN and CAP_SYS_ADMIN', async () => {
+    const name = ns('nobody');
+    const err = await refused(asNobody, ['--netns', name], name);
+    expect(err).toBe(
+      `ustack: ustack up lacks the capabilities CAP_NET_ADMIN (to create and configure the TAP device) and CAP_SYS_ADMIN (to create and enter the network namespace '${name}'): run it with sudo (EPERM)\n`,
+    );
+  });
+
+  it('as nobody, --no-netns: names CAP_NET_ADMIN only (no namespace to enter), and no TAP appears', async () => {
+    const name = ns('nobody-nonetns');
+    const err = await refused(asNobody, ['--no-netns', '--tap', 'ustacknobody0'], name);
+    expect(err).toBe('ustack: ustack up lacks the capability CAP_NET_ADMIN (to create and configure the TAP device): run it with sudo (EPERM)\n');
+    expect(existsSync(sock('ustacknobody0'))).toBe(false);
+    expect((await run('ip', ['link', 'show', 'dev', 'ustacknobody0'])).code).not.toBe(0);
+  });
+
+  // Root (uid 0) is not enough: what counts is the effective set.
+  it.each([
+    ['sys_admin', 'CAP_SYS_ADMIN', CAP_SYS_ADMIN, 'CAP_NET_ADMIN'],
+    ['net_admin', 'CAP_NET_ADMIN', CAP_NET_ADMIN, 'CAP_SYS_ADMIN'],
+  ])('as root without %s: names %s (and only it), having created nothing', async (cap, named, bit, notNamed) => {
+    const opts = ['--inh-caps=-all', `--bounding-set=-${cap}`];
+    const p = await privilegesUnder(opts);
+    expect(p.uid).toBe(0);
+    expect(has(p.capEff, bit)).toBe(false);
+    expect(has(p.capEff, bit === CAP_NET_ADMIN ? CAP_SYS_ADMIN : CAP_NET_ADMIN)).toBe(true);
+
+    const name = ns(`root-no-${cap.replace('_', '')}`);
+    const err = await refused(opts, ['--netns', name], name);
+    expect(err).toContain(`lacks the capability ${named} (`);
+    expect(err).not.toContain(notNamed);
+  });
 });
 
 afterAll(() => {
