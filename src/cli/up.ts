@@ -10,6 +10,7 @@ import { tapDriver } from '../nic/tapNic.js';
 import { Stack } from '../stack.js';
 import { startUdpEcho } from '../services/udpEcho.js';
 import { startChargen, startDiscard, startEcho, startHttp } from '../services/tcpServices.js';
+import type { TcpServer } from '../socket/tcpServer.js';
 import { DEFAULT_TCP_CONFIG } from '../tcp/tcp.js';
 import { macToString, parseMac } from '../wire/address.js';
 import type { UpConfig } from './args.js';
@@ -87,6 +88,23 @@ export interface RunningStack {
   dev: NetDevice;
   /** Shuts everything down; resolves when the capture is flushed and the namespace deleted. */
   shutdown(): Promise<void>;
+}
+
+/** Resolves once `server` listens; rejects, naming the service, if listen() failed. */
+function listening(server: TcpServer, what: string): Promise<void> {
+  if (server.listening) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => {
+      server.off('listening', onListening);
+      reject(Object.assign(new Error(`the ${what} service cannot listen: ${e.message}`), { code: (e as NodeJS.ErrnoException).code }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+  });
 }
 
 export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<RunningStack> {
@@ -167,10 +185,14 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
     }
     const svc = cfg.tcpServices;
     const backlog = cfg.listenBacklog;
-    if (svc.http !== null) startHttp(stack, svc.http, () => report(stack, 'all'), backlog);
-    if (svc.echo !== null) startEcho(stack, svc.echo, backlog);
-    if (svc.discard !== null) startDiscard(stack, svc.discard, backlog);
-    if (svc.chargen !== null) startChargen(stack, svc.chargen, backlog);
+    // Each service is listening before the banner says so; a listen error
+    // (none is expected: the ports were checked) fails the start with its name.
+    const servers: Array<[string, TcpServer]> = [];
+    if (svc.http !== null) servers.push(['http', startHttp(stack, svc.http, () => report(stack, 'all'), backlog)]);
+    if (svc.echo !== null) servers.push(['echo', startEcho(stack, svc.echo, backlog)]);
+    if (svc.discard !== null) servers.push(['discard', startDiscard(stack, svc.discard, backlog)]);
+    if (svc.chargen !== null) servers.push(['chargen', startChargen(stack, svc.chargen, backlog)]);
+    await Promise.all(servers.map(([what, server]) => listening(server, what)));
 
     if (cfg.control) {
       const server = await serveControl(name, controlHandler(stack));
