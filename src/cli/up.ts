@@ -208,6 +208,7 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
         `  rings: rx ${cfg.rxRing} tx ${cfg.txRing}, mtu ${cfg.mtu}` + (cfg.pcap ? `, capture: ${cfg.pcap}` : '') + (faults ? `, faults: ${JSON.stringify(faults)}` : ''),
         `  try:      ${exec}ping ${stackIp}`,
         `            ${exec}arping -c 3 -I ${cfg.tap} ${stackIp}`,
+        svc.http !== null ? `            ${exec}curl http://${stackIp}${svc.http === 80 ? '' : `:${svc.http}`}/   (HTTP: node:http over the stack's TCP)` : '',
         cfg.udpEchoPort !== null ? `            ${exec}socat - UDP:${stackIp}:${cfg.udpEchoPort}   (UDP echo, RFC 862)` : '',
         cfg.control ? `  counters: ustack stats${cfg.netns && cfg.netns !== 'ustack' ? ` --name ${cfg.netns}` : cfg.netns ? '' : ` --name ${cfg.tap}`}` : '',
         '  stop:     Ctrl-C',
