@@ -13,6 +13,11 @@
 import { Timer } from '../core/timers.js';
 import type { EndpointEvents, EndpointOptions, TcpEndpoint } from './endpoint.js';
 
+/** The key of a request sock in its listener's SYN queue: the 4-tuple. */
+export function tupleKey(laddr: number, lport: number, raddr: number, rport: number): string {
+  return `${laddr}:${lport}:${raddr}:${rport}`;
+}
+
 /** A connection in SYN-RECV, before it is worth a whole endpoint (request_sock). */
 export class RequestSock {
   iss = 0;
