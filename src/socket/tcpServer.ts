@@ -80,7 +80,7 @@ export class TcpServer extends EventEmitter {
     // Registered once the arguments are known good: a call that throws leaves nothing behind.
     if (cb) this.once('listening', cb);
     try {
-      const p = port === 0 ? this.proto.ephemeralPort(laddr, 0, 0) : port;
+      const p = port === 0 ? this.proto.listenPort() : port;
       // Node: a backlog of 0 (or none) is 511.
       this.listener = this.proto.listen(laddr, p, o.backlog || 511, tuningOptions(this.socketOptions));
     } catch (e) {

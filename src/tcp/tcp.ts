@@ -170,6 +170,23 @@ export class TcpProto {
     throw Object.assign(new Error('connect EADDRNOTAVAIL: no free local port'), { code: 'EADDRNOTAVAIL', syscall: 'connect' });
   }
 
+  /**
+   * bind(0) for a listener (Linux inet_csk_get_port with port 0): an
+   * ephemeral port no connection or listener uses at all — not merely one
+   * whose 4-tuple is free, as for connect().
+   */
+  listenPort(): number {
+    const span = this.config.portHigh - this.config.portLow + 1;
+    for (let i = 0; i < span; i++) {
+      const p = this.config.portLow + ((this.nextPort - this.config.portLow + i) % span);
+      if (!this.portInUse(p)) {
+        this.nextPort = p + 1;
+        return p;
+      }
+    }
+    throw Object.assign(new Error('listen EADDRINUSE: no free local port'), { code: 'EADDRINUSE', syscall: 'listen' });
+  }
+
   newEndpoint(o: Partial<EndpointOptions> = {}): TcpEndpoint {
     return new TcpEndpoint(this, { ...this.config.defaults, ...o });
   }

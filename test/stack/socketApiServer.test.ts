@@ -140,6 +140,20 @@ describe('TcpServer: address() and listen', () => {
     }
   });
 
+  it('listen(0) never picks a port a connection already uses locally (bind(0) checks the port, not the 4-tuple)', async () => {
+    const { rt, a, b } = makePair();
+    b.createServer(() => {}).listen(80);
+    rt.run();
+    const c = b.connect(80, '10.0.0.1'); // B's own connection takes the next ephemeral port…
+    c.on('error', () => {});
+    const used = c.localPort;
+    // …and the next listen(0) must not reuse it, even though it is not a listener.
+    (b.tcp as unknown as { nextPort: number }).nextPort = used;
+    const server = b.createServer(() => {}).listen(0);
+    expect(server.address()!.port).not.toBe(used);
+    void a;
+  });
+
   it('listen(0) with every ephemeral port taken is EADDRINUSE, as bind(0) on Linux', () => {
     const rt = new VirtualRuntime({ seed: 1 });
     const stack = new Stack({ runtime: rt, tcp: { portLow: 40000, portHigh: 40001 } });
