@@ -146,7 +146,7 @@ describe('TcpServer: address() and listen', () => {
     rt.run();
     const c = b.connect(80, '10.0.0.1'); // B's own connection takes the next ephemeral port…
     c.on('error', () => {});
-    const used = c.localPort;
+    const used = c.localPort!;
     // …and the next listen(0) must not reuse it, even though it is not a listener.
     (b.tcp as unknown as { nextPort: number }).nextPort = used;
     const server = b.createServer(() => {}).listen(0);
