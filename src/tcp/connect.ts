@@ -70,7 +70,10 @@ export function sendSyn(proto: TcpProto, ep: TcpEndpoint): void {
 
 /** Applies the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 §2.2, RFC 2018 §2). */
 export function negotiate(proto: TcpProto, ep: TcpEndpoint, o: TcpOptions): void {
-  ep.mss = Math.max(64, Math.min(o.mss > 0 ? o.mss : 536, ep.advMss));
+  // A path MTU learned while the SYN was out bounds the MSS too (Linux
+  // tcp_rcv_synsent_state_process → tcp_sync_mss(icsk_pmtu_cookie)).
+  const pathMss = ep.pmtu > 0 ? ep.pmtu - 40 : Infinity;
+  ep.mss = Math.max(64, Math.min(o.mss > 0 ? o.mss : 536, ep.advMss, pathMss));
   applyWscale(ep, o.wscale);
   // Linux tcp_parse_options reads SACK-permitted only with tcp_sack on.
   ep.sackOk = o.sackPermitted && proto.config.sack;

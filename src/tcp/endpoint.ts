@@ -97,6 +97,11 @@ export class TcpEndpoint {
   /** Effective send MSS (payload bytes per segment) and what we advertise. */
   mss = 536;
   advMss = 1460;
+  /**
+   * The path MTU an ICMP fragmentation needed reported (RFC 1191), 0 while
+   * none has: the SYN-ACK's MSS is clamped to it (Linux icsk_pmtu_cookie).
+   */
+  pmtu = 0;
   sackOk = false;
   tsOk = false;
   /** Both sides offered window scaling (RFC 7323 §2.2: else neither scales). */
@@ -167,7 +172,7 @@ export class TcpEndpoint {
   readonly delackTimer: Timer;
   readonly persistTimer: Timer;
   readonly keepaliveTimer: Timer;
-  /** TIME-WAIT and FIN-WAIT-2 expiry, and the SYN-SENT deadline. */
+  /** TIME-WAIT and FIN-WAIT-2 expiry (onWaitTimer). */
   readonly waitTimer: Timer;
 
   events: EndpointEvents | null = null;

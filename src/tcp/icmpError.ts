@@ -107,16 +107,21 @@ export function icmpError(proto: TcpProto, info: IcmpErrorInfo): void {
 /**
  * Fragmentation needed (RFC 1191 §6.2): the MSS becomes the path MTU's and
  * the first segment in flight is resent at the new size (Linux tcp_v4_mtu_reduced).
+ * During the handshake only the SYN is in flight, and it is not too big:
+ * nothing is resent, and the path MTU is kept for negotiate() to clamp the
+ * MSS the SYN-ACK brings (tcp_simple_retransmit finds nothing larger than the MSS).
  */
 function pmtuReduced(proto: TcpProto, ep: TcpEndpoint, reported: number): void {
   const mtu = reported >= 68 ? reported : 576; // old routers report 0
+  if (ep.pmtu === 0 || mtu < ep.pmtu) ep.pmtu = mtu;
   // The timestamp option rides in every segment: leave room for it, as negotiate() does
   // (Linux tcp_sync_mss), or each segment still exceeds the path MTU by 12 bytes.
   const mss = Math.max(64, mtu - 40 - (ep.tsOk ? TCPOLEN_TSTAMP_ALIGNED : 0));
   if (mss < ep.mss) {
     proto.net.tcp.TcpExtPMTUDiscovery++;
     ep.mss = mss;
-    if (ep.flight > 0) ep.retransmit(ep.sndUna, Math.min(ep.mss, ep.flight));
+    const handshake = ep.state === TcpState.SynSent || ep.state === TcpState.SynRecv;
+    if (!handshake && ep.flight > 0) ep.retransmit(ep.sndUna, Math.min(ep.mss, ep.flight));
   }
 }
 

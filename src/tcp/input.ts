@@ -212,16 +212,7 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
   // Data (RFC 9293 §3.10.7.4 seventh check).
   let fin = false;
   let drop: DropReason | null = null;
-  if (zeroWindowAtEdge) {
-    // Linux tcp_data_queue with a zero window: data is dropped but ACKed at once
-    // (the ACK repeats the zero window; TcpExtTCPZeroWindowDrop,
-    // SKB_DROP_REASON_TCP_ZEROWINDOW), while a bare FIN is taken — it needs no buffer.
-    if (payload > 0) {
-      c.TcpExtTCPZeroWindowDrop++;
-      ep.sendAck();
-      drop = 'tcp-zero-window';
-    } else if (flags & TCP_FIN) fin = true;
-  } else if (payload > 0 || flags & TCP_FIN) {
+  if (payload > 0 || flags & TCP_FIN) {
     const s = ep.state;
     if (s === TcpState.Established || s === TcpState.FinWait1 || s === TcpState.FinWait2) {
       if (payload > 0 && ep.orphan) {
@@ -231,13 +222,23 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
         ep.abort();
         return;
       }
-      const v = receiveData(ep, seg, pb, payload, wnd);
-      if (v === 'fin') fin = true;
-      else drop = v;
+      if (!zeroWindowAtEdge) {
+        const v = receiveData(ep, seg, pb, payload, wnd);
+        if (v === 'fin') fin = true;
+        else drop = v;
+      } else if (payload > 0) {
+        // Linux tcp_data_queue with a zero window: data is dropped but ACKed at once
+        // (the ACK repeats the zero window; TcpExtTCPZeroWindowDrop,
+        // SKB_DROP_REASON_TCP_ZEROWINDOW), while a bare FIN is taken — it needs no buffer.
+        c.TcpExtTCPZeroWindowDrop++;
+        ep.sendAck();
+        drop = 'tcp-zero-window';
+      } else fin = true;
     } else {
       // CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN ended its sequence space, so
-      // data or a FIN at or beyond RCV.NXT is bogus (Linux tcp_rcv_state_process
-      // takes only the ACK and discards the rest). Old data was refused above.
+      // data or a FIN at or beyond RCV.NXT is bogus — whatever the window (Linux
+      // tcp_rcv_state_process takes only the ACK and discards the rest). Old data
+      // was refused above.
       drop = 'tcp-invalid-seq';
     }
   }
@@ -273,7 +274,10 @@ function processAck(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, payload: nu
       return 'tcp-invalid-ack';
     }
   }
-  // RFC 5961 §5.2: acceptable ACKs are in [SND.UNA - MAX.SND.WND, SND.NXT].
+  // RFC 5961 §5.2: acceptable ACKs are in [SND.UNA - MAX.SND.WND, SND.NXT]. The
+  // upper edge is SND.MAX, the highest sequence number ever sent: after an RTO
+  // rewinds SND.NXT, an ACK of data sent before it is still an ACK of sent data
+  // (Linux compares with snd_nxt, which an RTO does not rewind).
   if (seqGt(ack, ep.sndMax)) {
     ep.sendAck();
     proto.net.tcp.TcpInErrs++;

@@ -13,7 +13,7 @@ import { TCP_RTO_MAX } from './rtt.js';
 import { seqAdd } from './seqnum.js';
 import { TcpState } from './state.js';
 
-/** Linux TCP_DELACK_MAX / TCP_ATO_MIN: ACK a lone segment within 40 ms. */
+/** Linux TCP_DELACK_MIN / TCP_ATO_MIN (HZ/25): ACK a lone segment within 40 ms. */
 export const DELACK_MS = 40;
 const TCP_RETRIES2 = 15;
 const TCP_SYN_RETRIES = 6;
