@@ -111,6 +111,10 @@ export class TcpCounters {
   TcpExtTCPDSACKRecv = 0;
   TcpExtTCPSACKReneging = 0;
   TcpExtTCPACKSkippedChallenge = 0;
+  TcpExtTCPACKSkippedSynRecv = 0;
+  TcpExtTCPACKSkippedPAWS = 0;
+  TcpExtTCPACKSkippedSeq = 0;
+  TcpExtTCPACKSkippedTimeWait = 0;
   TcpExtTCPRcvQDrop = 0;
   TcpExtTCPZeroWindowDrop = 0;
   TcpExtTCPMTUPFail = 0;

@@ -162,6 +162,8 @@ export class TcpEndpoint {
    */
   probesOut = 0;
   lastRecv = 0;
+  /** When the last ACK to an unacceptable segment went out (TcpProto.oowRateLimited). */
+  lastOowAck = -Infinity;
   noDelay: boolean;
   sndBufSize: number;
   rcvBufSize: number;

@@ -129,7 +129,7 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
     !disorderedAck(ep, seg, o, payload)
   ) {
     c.TcpExtPAWSEstab++;
-    ep.sendAck();
+    if (!proto.oowRateLimited(ep, segLen > 0 && !(flags & TCP_SYN), 'TcpExtTCPACKSkippedPAWS')) ep.sendAck();
     proto.net.drop(pb, 'tcp-paws');
     return;
   }
@@ -156,7 +156,9 @@ export function rcvSynchronized(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions,
       proto.net.drop(pb, 'tcp-invalid-syn');
       return;
     }
-    if (!(flags & TCP_RST)) ep.sendAck();
+    // An ACK says where we are (Linux tcp_validate_incoming → tcp_send_dupack),
+    // rate-limited unless the segment occupies sequence space (data or FIN).
+    if (!(flags & TCP_RST) && !proto.oowRateLimited(ep, segLen > 0, 'TcpExtTCPACKSkippedSeq')) ep.sendAck();
     proto.net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
     return;
   }
@@ -555,54 +557,50 @@ export function timeWaitIsn(ep: TcpEndpoint): number {
  */
 function rcvTimeWait(ep: TcpEndpoint, seg: TcpSegment, o: TcpOptions, segLen: number, pb: PacketBuffer): void {
   const flags = seg.flags;
-  const net = ep.proto.net;
+  const proto = ep.proto;
+  const net = proto.net;
   const seq = seg.seq;
-  if (flags & TCP_RST) {
-    // Linux (tcp_rfc1337 = 0) kills the TIME-WAIT socket on a RST at RCV.NXT (RFC 1337
-    // would have it ignored); RSTs skip PAWS as in the other states (RFC 7323 §5.3 R1).
-    if (seq === ep.rcvNxt) {
+  // RSTs skip PAWS as in the other states (RFC 7323 §5.3 R1).
+  const paws = !(flags & TCP_RST) && timeWaitPawsReject(ep, o);
+  // In the window there can only be a bare ACK or a RST, at RCV.NXT.
+  if (!paws && seq === ep.rcvNxt && (segLen === 0 || flags & TCP_RST)) {
+    if (flags & TCP_RST) {
+      // Linux (tcp_rfc1337 = 0) kills the TIME-WAIT socket on a RST at RCV.NXT
+      // (RFC 1337 would have it ignored).
       pb.free();
       ep.destroy();
-    } else net.drop(pb, 'tcp-rst');
-    return;
-  }
-  if (timeWaitPawsReject(ep, o)) {
-    net.tcp.TcpExtPAWSEstab++;
-    ep.sendAck();
-    net.drop(pb, 'tcp-paws');
-    return;
-  }
-  // A retransmitted FIN: ACK it again and restart the 2 MSL timer.
-  if (flags & TCP_FIN && seqAdd(seq, segLen) === ep.rcvNxt) {
-    ep.sendAck();
-    net.rt.timers.arm(ep.waitTimer, ep.now + ep.proto.config.timeWaitMs);
-    pb.free();
-    return;
-  }
-  if (flags & TCP_SYN) {
-    // A SYN that cannot reopen the connection (old, or nobody listens): an ACK
-    // answers it; a peer that really starts anew resets us with that ACK's number.
-    ep.sendAck();
-    net.drop(pb, 'tcp-invalid-syn');
-    return;
-  }
-  if (segLen > 0) {
-    ep.sendAck();
-    net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
-    return;
-  }
-  if (!(flags & TCP_ACK)) {
-    net.drop(pb, 'tcp-flags');
-    return;
-  }
-  if (seq === ep.rcvNxt) {
-    // A bare ACK in sequence: nothing to do but remember its timestamp (Linux updates tw_ts_recent).
+      return;
+    }
+    // The peer is still there: 2 MSL start again, and its timestamp is remembered
+    // (Linux reschedules the timer and updates tw_ts_recent).
     if (ep.tsOk && o.timestamps) {
       ep.tsRecent = o.tsVal;
       ep.tsRecentStamp = ep.now;
     }
+    restartTimeWait(ep);
     pb.free();
     return;
   }
-  net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
+  if (flags & TCP_RST) {
+    net.drop(pb, 'tcp-rst');
+    return;
+  }
+  // Anything else is acknowledged (RFC 9293: "an acknowledgment should be sent
+  // in reply"), rate-limited unless it occupies sequence space without a SYN.
+  // It restarts 2 MSL if it carries an ACK or PAWS rejected it; an ACK-less SYN
+  // does not — it may be a new connection's, with an ISN below the old RCV.NXT.
+  if (paws) net.tcp.TcpExtPAWSEstab++;
+  if (paws || flags & TCP_ACK) restartTimeWait(ep);
+  if (!proto.oowRateLimited(ep, segLen > 0 && !(flags & TCP_SYN), 'TcpExtTCPACKSkippedTimeWait')) ep.sendAck();
+  if (paws) net.drop(pb, 'tcp-paws');
+  // A SYN that cannot reopen the connection (old, or nobody listens): a peer
+  // that really starts anew resets us with the number our ACK gives it.
+  else if (flags & TCP_SYN) net.drop(pb, 'tcp-invalid-syn');
+  // The peer's FIN again (our last ACK was lost): the ACK was its answer.
+  else if (flags & TCP_FIN && seqAdd(seq, segLen) === ep.rcvNxt) pb.free();
+  else net.drop(pb, seqLt(seq, ep.rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
+}
+
+function restartTimeWait(ep: TcpEndpoint): void {
+  ep.proto.net.rt.timers.arm(ep.waitTimer, ep.now + ep.proto.config.timeWaitMs);
 }

@@ -31,6 +31,8 @@ export class RequestSock {
   /** The window our SYN-ACK offered (never scaled, RFC 7323 §2.2): what the peer may send into before it is established. */
   rcvWnd = 65535;
   retries = 0;
+  /** When the last ACK or SYN-ACK to an unacceptable or repeated segment went out (TcpProto.oowRateLimited). */
+  lastOowAck = -Infinity;
   readonly timer: Timer;
 
   constructor(

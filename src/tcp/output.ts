@@ -98,8 +98,12 @@ export function sendRst(ep: TcpEndpoint): void {
   xmit(ep, TCP_RST | TCP_ACK, ep.sndNxt, 0, 0);
 }
 
-/** A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), rate-limited across the stack. */
+/**
+ * A challenge ACK (RFC 5961 §3.2, §4.2, §5.2): first the connection's own
+ * limit, then the stack-wide budget of §7 (Linux tcp_send_challenge_ack).
+ */
 export function challengeAck(ep: TcpEndpoint): void {
+  if (ep.proto.oowRateLimited(ep, false, 'TcpExtTCPACKSkippedChallenge')) return;
   if (!ep.proto.allowChallengeAck()) {
     ep.proto.net.tcp.TcpExtTCPACKSkippedChallenge++;
     return;

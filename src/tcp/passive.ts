@@ -105,9 +105,11 @@ function rcvRequest(proto: TcpProto, l: Listener, r: RequestSock, seg: TcpSegmen
   const seq = seg.seq;
   const rcvNxt = seqAdd(r.irs, 1);
   // The peer's retransmitted SYN (our SYN-ACK was lost): send the SYN-ACK again.
-  // RFC 793's figures say ACK; RFC 1122 fixed it, and Linux resends the SYN-ACK.
+  // RFC 793's figures say ACK; RFC 1122 fixed it, and Linux resends the SYN-ACK —
+  // at most one per tcp_invalid_ratelimit, so a SYN flood on one 4-tuple is not
+  // mirrored SYN-ACK for SYN.
   if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seq === r.irs) {
-    sendSynAck(proto, r);
+    if (!proto.oowRateLimited(r, false, 'TcpExtTCPACKSkippedSynRecv')) sendSynAck(proto, r);
     pb.free();
     return;
   }
@@ -126,7 +128,8 @@ function rcvRequest(proto: TcpProto, l: Listener, r: RequestSock, seg: TcpSegmen
   const right = seqAdd(rcvNxt, r.rcvWnd);
   const inWindow = seq === rcvNxt || (seqGt(end, rcvNxt) && seqLt(seq, right)) || (seq === right && seq === end);
   if (pawsReject || !inWindow) {
-    if (!(flags & TCP_RST)) sendRequestAck(proto, r);
+    const data = seqGt(end, seq) && !(flags & TCP_SYN); // data or a FIN: never rate-limited
+    if (!(flags & TCP_RST) && !proto.oowRateLimited(r, data, 'TcpExtTCPACKSkippedSynRecv')) sendRequestAck(proto, r);
     if (pawsReject) c.TcpExtPAWSEstab++;
     proto.net.drop(pb, pawsReject ? 'tcp-paws' : seqLt(seq, rcvNxt) ? 'tcp-old-data' : 'tcp-invalid-seq');
     return;
@@ -294,6 +297,7 @@ function sendRequestAck(proto: TcpProto, r: RequestSock): void {
 
 /** A challenge ACK for a request (RFC 5961 §3.2, §4.2), under the stack-wide budget of §7. */
 function requestChallengeAck(proto: TcpProto, r: RequestSock): void {
+  if (proto.oowRateLimited(r, false, 'TcpExtTCPACKSkippedChallenge')) return;
   if (!proto.allowChallengeAck()) {
     proto.net.tcp.TcpExtTCPACKSkippedChallenge++;
     return;

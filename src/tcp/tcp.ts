@@ -29,6 +29,14 @@ import { rcvListen } from './passive.js';
 import { seqAdd } from './seqnum.js';
 import { TcpState } from './state.js';
 
+/** Where an ACK skipped by TcpProto.oowRateLimited is counted (Linux LINUX_MIB_TCPACKSKIPPED*). */
+export type OowAckCounter =
+  | 'TcpExtTCPACKSkippedChallenge'
+  | 'TcpExtTCPACKSkippedSynRecv'
+  | 'TcpExtTCPACKSkippedPAWS'
+  | 'TcpExtTCPACKSkippedSeq'
+  | 'TcpExtTCPACKSkippedTimeWait';
+
 export interface TcpConfig {
   /** TIME-WAIT length, 2 MSL (Linux TCP_TIMEWAIT_LEN: 60 s). */
   timeWaitMs: number;
@@ -40,6 +48,13 @@ export interface TcpConfig {
   synackRetries: number;
   /** tcp_challenge_ack_limit (per second, stack-wide). */
   challengeAckLimit: number;
+  /**
+   * tcp_invalid_ratelimit: the least time between two ACKs one connection
+   * sends to segments it cannot accept (out of window, PAWS, challenges), so
+   * two endpoints that disagree about the sequence space do not ACK each
+   * other in a loop.
+   */
+  invalidRatelimitMs: number;
   /**
    * tcp_sack: offer SACK-permitted in our SYN and SYN-ACK and accept the
    * peer's (RFC 2018). Off, loss recovery is NewReno (RFC 6582).
@@ -57,6 +72,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   syncookies: true,
   synackRetries: 5,
   challengeAckLimit: 1000,
+  invalidRatelimitMs: 500,
   sack: true,
   portLow: 32768,
   portHigh: 60999,
@@ -328,6 +344,25 @@ export class TcpProto {
     if (this.challengeTokens <= 0) return false;
     this.challengeTokens--;
     return true;
+  }
+
+  /**
+   * Should the ACK to a segment that cannot be accepted be skipped? At most
+   * one per `invalidRatelimitMs` per connection or request (Linux
+   * tcp_oow_rate_limited; `holder.lastOowAck` is its last_oow_ack_time).
+   * Data without a SYN is never limited: it cannot be one side of an ACK
+   * loop, and its ACK may be what the sender waits for. A skipped ACK counts
+   * under `counter`.
+   */
+  oowRateLimited(holder: { lastOowAck: number }, data: boolean, counter: OowAckCounter): boolean {
+    if (data) return false;
+    const now = this.net.now();
+    if (now - holder.lastOowAck < this.config.invalidRatelimitMs) {
+      this.net.tcp[counter]++;
+      return true;
+    }
+    holder.lastOowAck = now;
+    return false;
   }
 
   /** The socket table, like `ss -tanoi`. */

@@ -93,6 +93,7 @@ describe('SYN-RECV: a request sock (Linux tcp_check_req; RFC 5961)', () => {
   it('challenge ACKs for requests share the stack-wide budget (RFC 5961 §7)', async () => {
     const p = makePair();
     p.b.tcp.config.challengeAckLimit = 2;
+    p.b.tcp.config.invalidRatelimitMs = 0; // the request's own limit off: this is the stack's
     const { peer } = request(p);
     await runUntil(p.rt, () => false, 1001, 1001); // a fresh one-second period with the new limit
     const n = peer.seen.length;
@@ -143,7 +144,7 @@ describe('SYN-RECV: a request sock (Linux tcp_check_req; RFC 5961)', () => {
     expect(peer.endpoint(80)!.state).toBe(TcpState.Established);
   });
 
-  it('a retransmitted SYN gets the SYN-ACK again; a SYN at another sequence number gets a challenge ACK (RFC 5961 §4.2)', () => {
+  it('a retransmitted SYN gets the SYN-ACK again; a SYN at another sequence number gets a challenge ACK (RFC 5961 §4.2)', async () => {
     const p = makePair();
     const { peer, synAck } = request(p);
     let n = peer.seen.length;
@@ -151,12 +152,20 @@ describe('SYN-RECV: a request sock (Linux tcp_check_req; RFC 5961)', () => {
     expect(peer.since(n)).toHaveLength(1);
     expect(isSynAck(peer.last())).toBe(true);
     expect(peer.last().seq).toBe(synAck.seq);
+    // Within tcp_invalid_ratelimit of that SYN-ACK, the request answers nothing more.
+    n = peer.seen.length;
+    peer.send(80, { flags: TCP_SYN, seq: peer.iss });
+    peer.send(80, { flags: TCP_SYN, seq: peer.iss + 500 });
+    expect(peer.since(n)).toHaveLength(0);
+    expect(p.b.net.tcp.TcpExtTCPACKSkippedSynRecv).toBe(1);
+    expect(p.b.net.tcp.TcpExtTCPACKSkippedChallenge).toBe(1);
+    await runUntil(p.rt, () => false, 500, 500);
     n = peer.seen.length;
     peer.send(80, { flags: TCP_SYN, seq: peer.iss + 500 });
     expect(peer.since(n)).toHaveLength(1);
     expectRequestAck(peer.last(), synAck, peer);
-    expect(p.b.net.tcp.TcpExtTCPSYNChallenge).toBe(1);
-    expect(drops(p.b, 'tcp-invalid-syn')).toBe(1);
+    expect(p.b.net.tcp.TcpExtTCPSYNChallenge).toBe(2);
+    expect(drops(p.b, 'tcp-invalid-syn')).toBe(2);
     expect(p.b.tcp.listenerTable()[0]!.synQueue.size).toBe(1);
   });
 });
@@ -207,7 +216,7 @@ describe('a SYN in TIME-WAIT (Linux tcp_timewait_state_process, RFC 6191)', () =
     }
   });
 
-  it('an older TSval (PAWS) or an old sequence number without a newer TSval keeps TIME-WAIT: the SYN gets an ACK', () => {
+  it('an older TSval (PAWS) or an old sequence number without a newer TSval keeps TIME-WAIT: the SYN gets an ACK', async () => {
     const p = makePair();
     const { peer, tw } = timeWait(p, true);
     let n = peer.seen.length;
@@ -217,6 +226,7 @@ describe('a SYN in TIME-WAIT (Linux tcp_timewait_state_process, RFC 6191)', () =
     expect(peer.last().ack).toBe(tw.rcvNxt);
     expect(p.b.net.tcp.TcpExtPAWSEstab).toBe(1);
     expect(drops(p.b, 'tcp-paws')).toBe(1);
+    await runUntil(p.rt, () => false, 500, 500); // past tcp_invalid_ratelimit
     n = peer.seen.length;
     peer.send(80, { flags: TCP_SYN, seq: tw.rcvNxt - 10, options: { timestamps: true, tsVal: 1001 } });
     expect(peer.since(n)).toHaveLength(1);
