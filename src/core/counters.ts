@@ -115,6 +115,8 @@ export class TcpCounters {
   TcpExtTCPACKSkippedPAWS = 0;
   TcpExtTCPACKSkippedSeq = 0;
   TcpExtTCPACKSkippedTimeWait = 0;
+  TcpExtEmbryonicRsts = 0;
+  TcpExtOutOfWindowIcmps = 0;
   TcpExtTCPRcvQDrop = 0;
   TcpExtTCPZeroWindowDrop = 0;
   TcpExtTCPMTUPFail = 0;

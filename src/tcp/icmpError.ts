@@ -72,7 +72,10 @@ export function icmpError(proto: TcpProto, info: IcmpErrorInfo): void {
   // RFC 5927 §4.1: the quoted sequence number must be in flight, in
   // [SND.UNA, SND.MAX] (Linux: between(seq, snd_una, snd_nxt), else
   // LINUX_MIB_OUTOFWINDOWICMPS — a blind attacker must guess the window).
-  if (seqLt(seq, ep.sndUna) || seqGt(seq, ep.sndMax)) return;
+  if (seqLt(seq, ep.sndUna) || seqGt(seq, ep.sndMax)) {
+    proto.net.tcp.TcpExtOutOfWindowIcmps++;
+    return;
+  }
   let err: string;
   switch (info.type) {
     case ICMP_DEST_UNREACH:
@@ -133,7 +136,10 @@ function pmtuReduced(proto: TcpProto, ep: TcpEndpoint, reported: number): void {
  * Port and protocol unreachable do not: the peer's stack sent the SYN.
  */
 function requestError(proto: TcpProto, r: RequestSock, info: IcmpErrorInfo, seq: number): void {
-  if (seq !== r.iss) return; // LINUX_MIB_OUTOFWINDOWICMPS
+  if (seq !== r.iss) {
+    proto.net.tcp.TcpExtOutOfWindowIcmps++;
+    return;
+  }
   const abort =
     info.type === ICMP_PARAM_PROBLEM ||
     info.type === ICMP_TIME_EXCEEDED ||

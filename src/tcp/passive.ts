@@ -143,6 +143,7 @@ function rcvRequest(proto: TcpProto, l: Listener, r: RequestSock, seg: TcpSegmen
     // attacker who guesses within 64 KB abort handshakes; we follow the RFC.
     if (seq === rcvNxt) {
       c.TcpAttemptFails++; // tcp_check_req: TCP_MIB_ATTEMPTFAILS for the reset embryo
+      c.TcpExtEmbryonicRsts++;
       dropRequest(proto, r);
       pb.free();
       return;

@@ -118,6 +118,7 @@ describe('ICMP errors once established are soft (Linux sk_err_soft)', () => {
     icmpToB(p, 3, 1, 80, 40000, x.ep.sndMax + 1);
     icmpToB(p, 11, 0, 80, 40000, x.ep.sndUna + 100_000);
     expect(x.ep.softError).toBeNull();
+    expect(p.b.net.tcp.TcpExtOutOfWindowIcmps).toBe(3);
     icmpToB(p, 11, 0, 80, 40000, x.ep.sndMax);
     expect(x.ep.softError).toBe('EHOSTUNREACH');
   });
@@ -145,6 +146,7 @@ describe('ICMP errors about no connection, or about a request sock', () => {
     icmpToB(p, 3, 3, 80, 40000, synAck.seq); // port unreachable: kept
     icmpToB(p, 3, 1, 80, 40000, synAck.seq + 1); // not our ISN: ignored
     expect(l.synQueue.size).toBe(1);
+    expect(p.b.net.tcp.TcpExtOutOfWindowIcmps).toBe(1);
     icmpToB(p, 3, 1, 80, 40000, synAck.seq);
     expect(l.synQueue.size).toBe(0);
     expect(p.b.net.tcp.TcpExtListenDrops).toBe(1);

@@ -86,6 +86,7 @@ describe('SYN-RECV: a request sock (Linux tcp_check_req; RFC 5961)', () => {
     peer.send(80, { flags: TCP_RST, seq: peer.iss + 1 });
     expect(l.synQueue.size).toBe(0);
     expect(p.b.net.tcp.TcpAttemptFails).toBe(1);
+    expect(p.b.net.tcp.TcpExtEmbryonicRsts).toBe(1);
     expect(peer.seen.filter(isRst)).toHaveLength(0);
     expectNoLeaks(p.b);
   });
