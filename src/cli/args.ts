@@ -45,6 +45,10 @@ export interface UpConfig {
   congestion: 'cubic' | 'reno';
   /** listen() backlog of the TCP services: the SYN queue and the accept queue limit. */
   listenBacklog: number;
+  /** net.ipv4.tcp_syncookies: cookies when a SYN queue is full (else the SYN is dropped). */
+  syncookies: boolean;
+  /** net.ipv4.tcp_sack: SACK offered and accepted (else loss recovery is NewReno). */
+  sack: boolean;
 }
 
 export const UP_HELP = `Usage: ustack up [options]
@@ -91,6 +95,10 @@ Services:
   --listen-backlog N  listen() backlog of the TCP services, 1..65535 (default: 511,
                       Node's): bounds the SYN queue (then SYN cookies) and the
                       accept queue; ustack stats sockets shows them
+  --no-syncookies     a full SYN queue drops SYNs instead of answering with SYN
+                      cookies (sysctl net.ipv4.tcp_syncookies=0)
+  --no-sack           neither offer nor accept SACK; loss recovery is NewReno
+                      (sysctl net.ipv4.tcp_sack=0)
 
 Firewall (netfilter hooks PREROUTING, INPUT, OUTPUT, POSTROUTING; policy ACCEPT):
   --rule 'RULE'       append a rule (repeatable), iptables-like with the chain first:
@@ -194,6 +202,8 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
         'no-chargen': { type: 'boolean' },
         congestion: { type: 'string' },
         'listen-backlog': { type: 'string' },
+        'no-syncookies': { type: 'boolean' },
+        'no-sack': { type: 'boolean' },
         'no-udp-echo': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -321,5 +331,7 @@ export function parseUpArgs(argv: string[]): UpConfig | 'help' {
     tcpServices,
     congestion,
     listenBacklog: int('listen-backlog', v['listen-backlog'], 511, 1, 65535),
+    syncookies: !v['no-syncookies'],
+    sack: !v['no-sack'],
   };
 }

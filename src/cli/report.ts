@@ -132,6 +132,8 @@ export function socketTable(stack: Stack): string {
   for (const ep of stack.tcp.socketTable()) {
     const info = [
       timerColumn(ep, now),
+      ep.tsOk ? 'ts' : '',
+      ep.sackOk ? 'sack' : '',
       ep.cc.name,
       ep.wscaleOk ? `wscale:${ep.sndWscale},${ep.rcvWscale}` : '',
       `rto:${Math.round(ep.rtt.rto)}`,

@@ -131,7 +131,7 @@ export async function startUp(cfg: UpConfig, log: (s: string) => void): Promise<
 
     const rt = new RealRuntime();
     cleanups.push(() => rt.stop());
-    const stack = new Stack({ runtime: rt, softnet: { budget: cfg.budget, weight: cfg.weight, maxBacklog: cfg.backlog }, tcp: { defaults: { ...DEFAULT_TCP_CONFIG.defaults, congestion: cfg.congestion } } });
+    const stack = new Stack({ runtime: rt, softnet: { budget: cfg.budget, weight: cfg.weight, maxBacklog: cfg.backlog }, tcp: { syncookies: cfg.syncookies, sack: cfg.sack, defaults: { ...DEFAULT_TCP_CONFIG.defaults, congestion: cfg.congestion } } });
     stack.lo.mtu = cfg.loMtu;
     const mac = cfg.mac ? parseMac(cfg.mac)! : randomMac();
     const faults = Object.values(cfg.faults).some((v) => v !== undefined) ? cfg.faults : undefined;

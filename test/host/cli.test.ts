@@ -12,6 +12,7 @@
 // the test then finds and fails on). Nothing asserts a time or a rate.
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ import {
   stopAll,
   ustack,
   ustackStats,
+  waitFor,
 } from './helpers.js';
 import { effectiveCapabilities, missingCapabilities } from '../../src/cli/up.js';
 
@@ -363,6 +365,32 @@ describe.skipIf(!withClients)('ustack up: the service flags', () => {
 });
 
 // ---- the capture's timestamp resolution ------------------------------------------------------
+
+describe.skipIf(!enabled)('ustack up: TCP sysctls', () => {
+  it('--no-sack: a connection from Linux negotiates timestamps but not SACK (ss -i: "ts", no "sack")', async () => {
+    const name = ns('nosack');
+    const up = await startUp(['--netns', name, '--no-sack']);
+    // sudo ip netns exec ustack node test/host/fixtures/idleConns.mjs 10.0.0.2 9 1 20 — one
+    // connection from the kernel (which offers SACK) to discard, held at most 20 s.
+    const idle = join(ROOT, 'test', 'host', 'fixtures', 'idleConns.mjs');
+    const child = spawn('ip', ['netns', 'exec', name, process.execPath, idle, STACK, '9', '1', '20'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((r) => child.on('close', () => r()));
+    try {
+      await waitFor('the connection', () => out.includes('open 1') || child.exitCode !== null, 20_000, 100);
+      const estab = (await ustackStats(name, 'sockets')).split('\n').find((l) => /^ESTAB\s.*\s10\.0\.0\.2:9\s/.test(l));
+      expect(estab).toBeDefined();
+      expect(estab).toMatch(/\sts\s/);
+      expect(estab).not.toMatch(/\ssack\s/);
+    } finally {
+      child.stdin.end(); // the fixture closes its connections and exits when stdin closes
+      await exited;
+    }
+    const exit = await up.stop('SIGTERM');
+    expect(exit, up.describe()).toEqual({ code: 0, signal: null });
+  });
+});
 
 describe.skipIf(!withClients)('ustack up --pcap-tsres', () => {
   let dir = '';

@@ -8,13 +8,18 @@
 //      sent, curl still gets its page at once; the kernel answers each SYN-ACK
 //      to a spoofed port with a RST, which empties the queue again — unless the
 //      spoofed source does not answer (10.0.0.3), when the queue stays full and
-//      curl's connection is made from a cookie.
+//      curl's connection is made from a cookie, until ARP gives up and the
+//      stack's ICMP host unreachable to itself drops the requests; without
+//      cookies (--no-syncookies) a flood from off the subnet (192.0.2.3) locks
+//      curl out.
 //   7. 1000 idle connections (test/host/fixtures/idleConns.mjs): 1000 ESTAB
 //      lines in `ustack stats sockets`, and the process's RSS before and after.
 //
 // Every test makes its own namespace (ustack-test-<pid>-…), passes it with
 // --netns, sends packets only inside it (from 10.0.0.1, or spoofed from
-// 10.0.0.3 on the TAP's own subnet, to 10.0.0.2), and deletes it afterwards,
+// 10.0.0.3 on the TAP's own subnet or from 192.0.2.3 — TEST-NET-1, RFC 5737 —
+// whose SYN-ACKs the stack sends to its gateway, the namespace's kernel, which
+// does not forward and drops them; all to 10.0.0.2), and deletes it afterwards,
 // pass or fail. Floods are bounded in count and time; every process is
 // stopped by its PID. No assertion is about a time or a rate.
 
@@ -137,7 +142,7 @@ describe.skipIf(!enabled)('6. a SYN flood: the SYN queue, SYN cookies, and the k
     expect(rsts).toBe(synacks);
   });
 
-  it('from a source that does not answer (10.0.0.3): the SYN queue stays full, and curl’s connection comes from a cookie', async () => {
+  it('from a source that does not answer (10.0.0.3): the SYN queue stays full, and curl’s connection comes from a cookie; when ARP gives up, the queue empties', async () => {
     const name = ns('x6b');
     createNetns(name);
     // sudo npx ustack up --rx-ring 4096 --listen-backlog 64
@@ -156,6 +161,40 @@ describe.skipIf(!enabled)('6. a SYN flood: the SYN queue, SYN cookies, and the k
     expect(await curl(name)).toBe('200');
     expect(await tcpCounter(name, 'TcpExtSyncookiesRecv')).toBe(recv + 1);
     expect(await tcpCounter(name, 'TcpPassiveOpens')).toBe(1);
+    expect(listenLine(await ustackStats(name, 'sockets'), 80).synq).toBe(64);
+
+    // ARP for 10.0.0.3 gives up after 3 probes: each SYN-ACK waiting on it comes
+    // back as an ICMP host unreachable from the stack to itself (Linux
+    // arp_error_report → ipv4_link_failure), and tcp_req_err drops its request.
+    const drops = await tcpCounter(name, 'TcpExtListenDrops');
+    await waitFor('the SYN queue to empty', async () => listenLine(await ustackStats(name, 'sockets'), 80).synq === 0, 20_000, 250);
+    expect(await ustackStats(name, 'neigh')).toMatch(/^10\.0\.0\.3\s+dev\s+ustack0\s+FAILED/m);
+    expect(await tcpCounter(name, 'TcpExtListenDrops')).toBe(drops + 64);
+    const snmp = await ustackStats(name, 'snmp');
+    expect(counter(snmp, 'IcmpOutDestUnreachs')).toBeGreaterThanOrEqual(64);
+    expect(counter(snmp, 'IcmpInDestUnreachs')).toBeGreaterThanOrEqual(64);
+  });
+
+  it('--no-syncookies: a flood from off the subnet (192.0.2.3) locks curl out — its SYNs find the SYN queue full and are dropped (TcpExtTCPReqQFullDrop)', async () => {
+    const name = ns('x6d');
+    createNetns(name);
+    // sudo npx ustack up --rx-ring 4096 --listen-backlog 64 --no-syncookies
+    await startUp(['--netns', name, '--rx-ring', '4096', '--listen-backlog', '64', '--no-syncookies']);
+    let sent = 0;
+    // sudo ip netns exec ustack python3 test/host/fixtures/synflood.py 192.0.2.3 10.0.0.2 80 --count 500
+    for (let i = 0; i < 3 && listenLine(await ustackStats(name, 'sockets'), 80).synq < 64; i++) sent += await synflood(name, '192.0.2.3', 500);
+    expect(sent).toBeGreaterThan(0);
+    expect(listenLine(await ustackStats(name, 'sockets'), 80).synq).toBe(64);
+    const full = await tcpCounter(name, 'TcpExtTCPReqQFullDrop');
+    expect(full).toBeGreaterThan(0);
+    // sudo ip netns exec ustack curl --max-time 3 http://10.0.0.2/ — the SYN and its
+    // retransmissions (1 s, then 2 s later) are dropped; curl gives up (exit 28, timeout).
+    const r = await nsExec(name, 'curl', ['-sS', '-o', '/dev/null', '--max-time', '3', `http://${STACK}/`], 30_000);
+    expect(r.code).toBe(28);
+    expect(await tcpCounter(name, 'TcpExtTCPReqQFullDrop')).toBeGreaterThan(full);
+    expect(await tcpCounter(name, 'TcpExtSyncookiesSent')).toBe(0);
+    expect(await tcpCounter(name, 'TcpPassiveOpens')).toBe(0);
+    // The requests' SYN-ACKs went to the gateway and nowhere further: the queue is still full.
     expect(listenLine(await ustackStats(name, 'sockets'), 80).synq).toBe(64);
   });
 });

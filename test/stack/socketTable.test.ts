@@ -66,4 +66,18 @@ describe('the socket table', () => {
     expect(line(socketTable(p.a), /^ESTAB/)).toMatch(/timer:\(on,\d+ms,1\)/);
     hole.on = false;
   });
+
+  it('shows the negotiated options as ss -i does: "ts sack" before the congestion control, no "sack" with tcp_sack off', async () => {
+    for (const sack of [true, false]) {
+      const p = makePair();
+      p.b.tcp.config.sack = sack;
+      const socks = serve(p, 80);
+      const c = p.a.connect(80, '10.0.0.2');
+      c.on('error', () => {});
+      await runUntil(p.rt, () => socks.length === 1 && !c.connecting, 100);
+      const want = sack ? /\sts sack cubic wscale:/ : /\sts cubic wscale:/;
+      expect(line(socketTable(p.a), /^ESTAB/)).toMatch(want);
+      expect(line(socketTable(p.b), /^ESTAB/)).toMatch(want);
+    }
+  });
 });
